@@ -1,0 +1,59 @@
+"""`xarch run --target T -- PROG ARGS`: run a target program, exit with its status."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._common import EXIT_TIMEOUT, EXIT_USAGE, error
+
+HELP = "run a target program through the right runner"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `xarch run`."""
+    parser.usage = (
+        "xarch run --target T [--cpu C] [--sysroot S] [--timeout SEC] -- PROG [ARGS...]"
+    )
+    parser.add_argument("--target", "-t", required=True, help="target name (any accepted spelling)")
+    parser.add_argument("--cpu", help="QEMU CPU model (default: the target's baseline)")
+    parser.add_argument("--sysroot", help="target root filesystem for dynamic binaries")
+    parser.add_argument(
+        "--timeout", type=float, help="wall-clock seconds before the run is killed"
+    )
+    parser.add_argument("program", nargs=argparse.REMAINDER, help="-- PROG [ARGS...]")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the program; PROG's exit status, 128+N for signal N, 124 on timeout."""
+    from ..config import load_settings
+    from ..runners import run
+
+    program = list(args.program)
+    if program and program[0] == "--":
+        program = program[1:]
+    if not program:
+        error("nothing to run: xarch run --target T -- PROG [ARGS...]")
+        return EXIT_USAGE
+    if args.timeout is not None and args.timeout <= 0:
+        error(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+        return EXIT_USAGE
+    settings = load_settings()
+    target = settings.resolve(args.target)
+    result = run(
+        target,
+        program,
+        cpu=args.cpu,
+        sysroot=args.sysroot,
+        timeout=args.timeout,
+        capture=False,
+        emulation_factor=settings.emulation_factor,
+    )
+    if result.unimplemented:
+        print(f"xarch: QEMU does not implement:\n{result.unimplemented}", file=sys.stderr)
+    if result.timed_out:
+        error(f"{program[0]} timed out after {result.timeout:g}s and was killed")
+        return EXIT_TIMEOUT
+    return int(result.exit_status)
+
+

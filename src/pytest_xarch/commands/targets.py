@@ -1,0 +1,73 @@
+"""`xarch targets [--json]`: every known target and what this host has for it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+HELP = "list known targets and their readiness"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `xarch targets`."""
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def target_readiness(target: Any) -> dict[str, Any]:
+    """What this host has for running `target`: runner, emulator, sysroot, compiler."""
+    import shutil
+
+    from ..runners import QemuRunner, runner_kind
+    from ..runners.qemu import qemu_cpu_models, qemu_version
+
+    emulator = QemuRunner(target)
+    qemu_path = emulator.qemu_path
+    sysroot = emulator.sysroot
+    compiler = shutil.which(f"{target.triple}-gcc")
+    cpu_known = None if not qemu_path else target.emulation_cpu in qemu_cpu_models(qemu_path)
+    return {
+        "name": target.name,
+        "title": target.title,
+        "triple": target.triple,
+        "libc": target.libc,
+        "runner": runner_kind(target),
+        "cpu": target.emulation_cpu,
+        "cpu_known_to_qemu": cpu_known,
+        "qemu": qemu_path,
+        "qemu_version": qemu_version(qemu_path) if qemu_path else None,
+        "sysroot": str(sysroot) if sysroot else None,
+        "compiler": compiler,
+        "packages": list(target.packages),
+    }
+
+
+def main(args: argparse.Namespace) -> int:
+    """Print the readiness table (or JSON)."""
+    from ..config import load_settings
+
+    settings = load_settings()
+    rows = [target_readiness(settings.resolve(target)) for target in settings.registry]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        print()
+        return 0
+    header = ("target", "runner", "qemu", "cpu", "sysroot", "compiler")
+    table = [header]
+    for row in rows:
+        qemu = f"{row['qemu_version']}" if row["qemu"] else "missing"
+        cpu = row["cpu"] if row["cpu_known_to_qemu"] is not False else f"{row['cpu']} (unknown)"
+        table.append((
+            row["name"], row["runner"], qemu, cpu,
+            row["sysroot"] or "-", row["compiler"] or "-",
+        ))
+    widths = [max(len(str(line[i])) for line in table) for i in range(len(header))]
+    for line in table:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
+    missing = sorted({p for row in rows if not row["compiler"] for p in row["packages"][:1]})
+    if missing:
+        print(f"\nmissing cross compilers come from: apt-get install {' '.join(missing)}")
+    return 0
+
+

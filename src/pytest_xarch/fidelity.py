@@ -1,0 +1,31 @@
+"""How much a result proves, from checked-only to real target hardware."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Fidelity(enum.IntEnum):
+    """Ordered so that `min()` of the runs of a test gives the test's fidelity."""
+
+    STATIC = 0  # checked, not run
+    EMULATED = 1  # QEMU user-mode (explicit or through binfmt_misc)
+    NATIVE = 2  # this host's own CPU, same ISA
+    HARDWARE = 3  # a declared target device
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    @property
+    def is_silicon(self) -> bool:
+        """True when the result came from real silicon, not emulation."""
+        return self >= Fidelity.NATIVE
+
+    @classmethod
+    def parse(cls, text: str) -> Fidelity:
+        """Parse a level name such as "emulated"; the error lists the valid names."""
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            levels = ", ".join(str(level) for level in cls)
+            raise ValueError(f"unknown fidelity level {text!r}: expected one of {levels}") from None

@@ -1,0 +1,1 @@
+"""pytest hooks of pytest-xarch (filled in by the plugin issue)."""

@@ -1,0 +1,192 @@
+"""Running a target binary: choosing the runner and the one `run()` entry point.
+
+Runner kinds are registered in `RUNNER_KINDS`; a target chooses one with
+`runner = "<kind>"` (or a URL such as ``ssh://user@host`` whose scheme is the
+kind), and otherwise gets `native` when this host executes its instructions and
+no CPU model is pinned, `qemu` when not.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from typing import Optional
+
+from ..config import DEFAULT_EMULATION_FACTOR, DEFAULT_TIMEOUT
+from ..errors import SetupError
+from ..fidelity import Fidelity
+from ..process import StdinData, execute
+from ..targets import ELF_MAGIC, Target, host_executes, host_target, resolve_target
+from .base import Runner, RunResult, host_environment, signal_name
+from .native import NativeRunner
+from .qemu import QemuRunner
+
+__all__ = [
+    "RUNNER_KINDS",
+    "NativeRunner",
+    "QemuRunner",
+    "RunResult",
+    "Runner",
+    "guest_environment",
+    "run",
+    "runner_for",
+    "signal_name",
+]
+
+RunnerFactory = Callable[[Target, Optional[str], Optional[str]], Runner]
+
+
+def _native(target: Target, cpu: Optional[str], sysroot: Optional[str]) -> Runner:
+    if not host_executes(target):
+        raise SetupError(
+            f"target '{target.name}' is set to runner = \"native\", but this host is "
+            f"{host_target().title} and cannot execute {target.title} code: "
+            "remove the runner setting to emulate it with QEMU"
+        )
+    if cpu or target.cpu:
+        raise SetupError(
+            f"target '{target.name}' pins CPU model '{cpu or target.cpu}', which only "
+            "emulation can honour: remove runner = \"native\" or the cpu setting"
+        )
+    return NativeRunner(target)
+
+
+def _qemu(target: Target, cpu: Optional[str], sysroot: Optional[str]) -> Runner:
+    return QemuRunner(target, cpu=cpu, sysroot=sysroot)
+
+
+RUNNER_KINDS: dict[str, RunnerFactory] = {"native": _native, "qemu": _qemu}
+
+
+def runner_kind(target: Target, cpu: Optional[str] = None) -> str:
+    """The kind of runner `target` gets on this host (`native`, `qemu`, `ssh`, ...)."""
+    if target.runner:
+        return target.runner.split("://", 1)[0] if "://" in target.runner else target.runner
+    if host_executes(target) and not (cpu or target.cpu):
+        return "native"
+    return "qemu"
+
+
+def runner_for(
+    target: Target | str, *, cpu: Optional[str] = None, sysroot: Optional[str] = None
+) -> Runner:
+    """The runner that executes binaries of `target` on this host."""
+    target = resolve_target(target)
+    kind = runner_kind(target, cpu)
+    factory = RUNNER_KINDS.get(kind)
+    if factory is None:
+        known = ", ".join(sorted(RUNNER_KINDS))
+        raise SetupError(
+            f"target '{target.name}' asks for runner '{target.runner}', which is not available "
+            f"in this version of pytest-xarch (available: {known})"
+        )
+    return factory(target, cpu, sysroot)
+
+
+def guest_environment(
+    target: Target, runner: Runner, env: Optional[Mapping[str, str]] = None
+) -> dict[str, str]:
+    """The environment a guest sees: the host's minus loader/QEMU variables, plus ours."""
+    guest = host_environment()
+    guest.update(
+        XARCH_TARGET=target.name,
+        XARCH_FIDELITY=str(runner.fidelity),
+        XARCH_RUNNER=shlex.join(runner.prefix()),
+    )
+    guest.update(target.env)
+    guest.update(env or {})
+    return guest
+
+
+def locate_program(program: str) -> str:
+    """The path of `program` (searched on PATH when it has no slash), checked to be an ELF."""
+    path = program if os.sep in program else shutil.which(program) or program
+    if not os.path.exists(path):
+        raise SetupError(f"{program}: no such file")
+    if os.path.isdir(path):
+        raise SetupError(f"{program}: is a directory, not a program")
+    if not os.access(path, os.X_OK):
+        raise SetupError(f"{program}: not executable (chmod +x {program})")
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(4)
+    except OSError as error:
+        raise SetupError(f"{program}: cannot be read ({error.strerror})") from None
+    if head != ELF_MAGIC:
+        kind = "a script" if head.startswith(b"#!") else "not an ELF executable"
+        raise SetupError(
+            f"{program}: {kind}; xarch runs ELF programs built for the target "
+            "(scripts can run target programs through $XARCH_RUNNER)"
+        )
+    return os.path.abspath(path)
+
+
+def default_timeout(target: Target, runner: Runner, emulation_factor: float) -> float:
+    """Seconds a run may take: the target's timeout, scaled when emulated."""
+    base = target.timeout or DEFAULT_TIMEOUT
+    return base * emulation_factor if runner.fidelity == Fidelity.EMULATED else base
+
+
+def _killing_signal(returncode: int, timed_out: bool) -> Optional[int]:
+    """The signal the program died from, unless it was us killing it at its timeout."""
+    return -returncode if returncode < 0 and not timed_out else None
+
+
+def run(
+    target: Target | str,
+    argv: Sequence[str],
+    *,
+    stdin: StdinData = None,
+    env: Optional[Mapping[str, str]] = None,
+    cwd: Optional[str] = None,
+    timeout: Optional[float] = None,
+    cpu: Optional[str] = None,
+    sysroot: Optional[str] = None,
+    runner: Optional[Runner] = None,
+    capture: bool = True,
+    emulation_factor: float = DEFAULT_EMULATION_FACTOR,
+) -> RunResult:
+    """Run `argv` (a target program and its arguments) for `target` and wait for it.
+
+    `timeout` is in wall-clock seconds; without it the target's timeout (60 s by
+    default) applies, multiplied by `emulation_factor` under emulation. On expiry
+    the whole process tree is killed and the result says `timed_out`.
+    With `capture=False`, stdio is inherited instead of captured.
+    """
+    if not argv:
+        raise SetupError("nothing to run: give the program to run and its arguments")
+    target = resolve_target(target)
+    runner = runner or runner_for(target, cpu=cpu, sysroot=sysroot)
+    program = locate_program(argv[0])
+    runner.prepare(program)
+    guest_env = guest_environment(target, runner, env)
+    limit = timeout or default_timeout(target, runner, emulation_factor)
+    scratch = tempfile.mkdtemp(prefix="xarch-run-")
+    try:
+        host_argv, host_env = runner.command(program, list(argv[1:]), guest_env, scratch)
+        outcome = execute(
+            host_argv, timeout=limit, stdin=stdin, env=host_env, cwd=cwd, capture=capture
+        )
+        result = RunResult(
+            args=list(argv),
+            returncode=outcome.returncode,
+            stdout=outcome.stdout.decode(errors="replace"),
+            stderr="",
+            target=target.name,
+            runner=runner.kind,
+            fidelity=runner.fidelity,
+            runner_description=runner.describe(),
+            command=host_argv,
+            duration=outcome.duration,
+            timed_out=outcome.timed_out,
+            timeout=limit,
+            signal=_killing_signal(outcome.returncode, outcome.timed_out),
+            max_rss_kb=outcome.max_rss_kb,
+            cpu_time=outcome.cpu_time,
+        )
+        return runner.finish(result, outcome.stderr, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

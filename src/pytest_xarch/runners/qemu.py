@@ -1,0 +1,180 @@
+"""The QEMU user-mode runner: `qemu-<arch> -L <sysroot> -cpu <model> PROG ARGS`."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Optional
+
+from ..elf import read_interp
+from ..errors import SetupError
+from ..fidelity import Fidelity
+from ..process import run_tool
+from ..sysroot import find_sysroot, sysroot_has_loader
+from ..targets import Target
+from .base import Runner, RunResult, is_loader_variable
+
+# `qemu: uncaught target signal 4 (Illegal instruction) - core dumped`
+_SIGNAL_BANNER = re.compile(
+    rb"^qemu: uncaught target signal (\d+) \([^)\n]*\)(?: - core dumped)?\r?\n?", re.MULTILINE
+)
+# rseq, which glibc >= 2.35 probes at every start and copes without: not worth reporting.
+_BENIGN_SYSCALLS = {
+    "aarch64": {293}, "riscv64": {293}, "arm": {398}, "x86_64": {334},
+    "i386": {386}, "ppc64le": {387}, "s390x": {383},
+}
+_UNIMP_LIMIT = 4096
+_UNIMP_LOG = "qemu-unimplemented.log"
+
+
+@functools.cache
+def qemu_version(qemu_path: str) -> str:
+    """`7.2.22` for the QEMU at `qemu_path` (asked once per process)."""
+    completed = run_tool([qemu_path, "--version"], timeout=10)
+    match = re.search(r"version (\S+)", completed.stdout)
+    return match.group(1) if match else "unknown"
+
+
+@functools.cache
+def qemu_cpu_models(qemu_path: str) -> frozenset[str]:
+    """CPU model names `qemu_path -cpu help` lists."""
+    listing = run_tool([qemu_path, "-cpu", "help"], timeout=10).stdout
+    models: set[str] = set()
+    for line in listing.splitlines():
+        words = line.split()
+        if not words or words[0].endswith(":"):
+            continue
+        # "x86 qemu64 ...", "PowerPC power8 ...", "s390 z196 ...", or a bare "cortex-a53".
+        family_prefixed = len(words) > 1 and words[0] in {"x86", "PowerPC", "s390"}
+        models.add(words[1] if family_prefixed else words[0])
+    return frozenset(models)
+
+
+def install_hint(target: Target) -> str:
+    """How to get the emulator for `target`."""
+    return (
+        f"install the Debian/Ubuntu package qemu-user (apt-get install qemu-user), "
+        f"which provides /usr/bin/{target.qemu_binary}"
+    )
+
+
+class QemuRunner(Runner):
+    """Emulates the target's CPU with QEMU user-mode, pinned to a baseline CPU model."""
+
+    kind = "qemu"
+    fidelity = Fidelity.EMULATED
+
+    def __init__(
+        self, target: Target, *, cpu: Optional[str] = None, sysroot: Optional[str] = None
+    ) -> None:
+        super().__init__(target)
+        self._cpu = cpu or target.emulation_cpu
+        self._sysroot_override = sysroot
+
+    @property
+    def cpu(self) -> str:
+        return self._cpu
+
+    @functools.cached_property
+    def qemu_path(self) -> Optional[str]:
+        """Absolute path of `qemu-<arch>`, or None when it is not installed."""
+        return shutil.which(self.target.qemu_binary)
+
+    @functools.cached_property
+    def sysroot(self) -> Optional[Path]:
+        """The sysroot handed to `-L`, or None when none was found."""
+        return find_sysroot(self.target, self._sysroot_override)
+
+    def describe(self) -> str:
+        if not self.qemu_path:
+            return f"{self.target.qemu_binary} (not installed) -cpu {self.cpu}"
+        return f"{self.target.qemu_binary} {qemu_version(self.qemu_path)} -cpu {self.cpu}"
+
+    def _require_qemu(self) -> str:
+        if not self.qemu_path:
+            raise SetupError(
+                f"{self.target.qemu_binary} not found, needed to emulate target "
+                f"'{self.target.name}': {install_hint(self.target)}"
+            )
+        return self.qemu_path
+
+    def prefix(self) -> list[str]:
+        argv = [self._require_qemu()]
+        if self.sysroot:
+            argv += ["-L", str(self.sysroot)]
+        return [*argv, "-cpu", self.cpu, *self.target.qemu_args]
+
+    def prepare(self, program: str) -> None:
+        self._require_qemu()
+        if self.sysroot and sysroot_has_loader(self.sysroot, self.target):
+            return
+        interp = read_interp(program)
+        if interp is None:
+            return
+        looked = ", ".join(self.target.sysroot_candidates)
+        if self._sysroot_override or self.target.sysroot:
+            where = f"the sysroot {self._sysroot_override or self.target.sysroot}"
+            raise SetupError(
+                f"{program} is dynamically linked (loader {interp}) but {where} "
+                f"does not contain {self.target.loader}: point sysroot at a root filesystem "
+                f"of target '{self.target.name}' or link the program statically"
+            )
+        packages = [p for p in self.target.packages if p.startswith("libc6-dev")]
+        install = (
+            f"install {' '.join(packages)} (apt-get install {' '.join(packages)}), "
+            if packages else ""
+        )
+        raise SetupError(
+            f"{program} is dynamically linked (loader {interp}) but no sysroot for target "
+            f"'{self.target.name}' was found (looked in {looked}): {install}set `sysroot` in "
+            f"[tool.pytest_xarch.target.{self.target.name}], pass --sysroot, or link statically"
+        )
+
+    def command(
+        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str
+    ) -> tuple[list[str], dict[str, str]]:
+        argv = [*self.prefix(), "-d", "unimp", "-D", os.path.join(scratch, _UNIMP_LOG)]
+        host_env: dict[str, str] = {}
+        for name, value in env.items():
+            if is_loader_variable(name):
+                argv += ["-E", f"{name}={value}"]  # for the guest's loader, not QEMU's
+            else:
+                host_env[name] = value
+        return [*argv, program, *args], host_env
+
+    def finish(self, result: RunResult, stderr: bytes, scratch: str) -> RunResult:
+        result.cpu = self.cpu
+        result.qemu_path = self.qemu_path
+        banner = _SIGNAL_BANNER.search(stderr)
+        if banner:
+            stderr = _SIGNAL_BANNER.sub(b"", stderr)
+            if not result.signal and not result.timed_out:
+                result.signal = int(banner.group(1))
+        result.stderr = stderr.decode(errors="replace")
+        if not result.ok:
+            result.unimplemented = self._read_unimplemented(os.path.join(scratch, _UNIMP_LOG))
+        return result
+
+    def _read_unimplemented(self, log_path: str) -> str:
+        try:
+            with open(log_path, errors="replace") as log:
+                text = log.read(_UNIMP_LIMIT * 4)
+        except OSError:
+            return ""
+        benign = _BENIGN_SYSCALLS.get(self.target.qemu, set())
+        kept = [
+            line for line in text.splitlines()
+            if not (line.startswith("Unsupported syscall: ") and _syscall_number(line) in benign)
+        ]
+        return "\n".join(kept)[:_UNIMP_LIMIT]
+
+
+def _syscall_number(line: str) -> Optional[int]:
+    with contextlib.suppress(ValueError):
+        return int(line.rsplit(":", 1)[1])
+    return None
