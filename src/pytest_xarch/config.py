@@ -102,6 +102,7 @@ class Settings:
     canary: bool = False
     min_fidelity: Optional[str] = None
     source: Optional[Path] = None
+    provided: set[str] = field(default_factory=set)  # keys set by the file or environment
     registry: TargetRegistry = field(default_factory=builtin_registry)
 
     def resolve(self, name: str | Target) -> Target:
@@ -193,12 +194,16 @@ def load_settings(
     settings.check_before_run = bool(data.get("check_before_run", True))
     settings.canary = bool(data.get("canary", False))
     settings.min_fidelity = data.get("min_fidelity")
+    settings.provided = set(data)
     if environ.get("XARCH_TARGETS"):
         settings.targets = split_targets(environ["XARCH_TARGETS"])
-    settings.timeout = _env_number(environ, "XARCH_TIMEOUT") or settings.timeout
-    settings.emulation_factor = (
-        _env_number(environ, "XARCH_EMULATION_FACTOR") or settings.emulation_factor
-    )
+        settings.provided.add("targets")
+    for key, variable in (("timeout", "XARCH_TIMEOUT"),
+                          ("emulation_factor", "XARCH_EMULATION_FACTOR")):
+        value = _env_number(environ, variable)
+        if value is not None:
+            setattr(settings, key, value)
+            settings.provided.add(key)
     return settings
 
 

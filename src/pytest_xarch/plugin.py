@@ -1,1 +1,354 @@
-"""pytest hooks of pytest-xarch (filled in by the plugin issue)."""
+"""pytest hooks and fixtures of pytest-xarch. Thin: the work lives in session, report, runners."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+import pytest
+
+from .config import load_settings, split_targets
+from .errors import XarchError
+from .fidelity import Fidelity
+from .report import header_line, status_word, write_json_report, write_terminal_summary
+from .runners import Runner, RunResult, run
+from .session import (
+    PROP_FIDELITY,
+    PROP_TARGET,
+    PROP_UNPROVEN,
+    Deselection,
+    XarchSession,
+    parse_hardware_only,
+    parse_runner_overrides,
+    parse_xarch_markers,
+    run_properties,
+    select_targets,
+)
+from .targets import Target
+
+STATE = pytest.StashKey[XarchSession]()
+RUNS = pytest.StashKey[list[RunResult]]()
+UNPROVEN = pytest.StashKey[str]()
+ARGNAME = "xarch_target"
+WORKER_DESELECTED = "xarch_deselected"
+
+
+class NoTarget:
+    """Parameter of a test that no selected target is left for; such items are deselected."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return "no-target"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("xarch", "cross-architecture testing (pytest-xarch)")
+    group.addoption(
+        "--xarch", metavar="T1,T2", default=None,
+        help="targets to run xarch tests for, e.g. aarch64,armv7 (default: configured "
+        "targets, else this host's)",
+    )
+    group.addoption(
+        "--xarch-runner", metavar="TARGET=RUNNER", action="append", default=[],
+        help="override a target's runner, e.g. aarch64=ssh://pi@board or armv7=qemu",
+    )
+    group.addoption(
+        "--xarch-min-fidelity", metavar="LEVEL", default=None,
+        help="fail the session when a test was obtained below LEVEL "
+        "(static, emulated, native, hardware)",
+    )
+    group.addoption(
+        "--xarch-report", metavar="PATH", default=None,
+        help="write a JSON report: one record per test and per target",
+    )
+    parser.addini("xarch_targets", type="args", default=[], help="default --xarch targets")
+    parser.addini("xarch_timeout", default="", help="seconds per run before the emulation factor")
+    parser.addini("xarch_emulation_factor", default="", help="timeout multiplier under QEMU")
+    parser.addini("xarch_min_fidelity", default="", help="default --xarch-min-fidelity")
+    parser.addini("xarch_check_before_run", type="bool", default=True,
+                  help="statically check every binary before running it")
+
+
+def _ini_number(config: pytest.Config, name: str) -> Optional[float]:
+    text = str(config.getini(name)).strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise pytest.UsageError(f"ini option {name} = {text!r}: expected a positive number")
+    return value
+
+
+def _build_state(config: pytest.Config) -> XarchSession:
+    settings = load_settings(Path(config.invocation_params.dir))
+    ini_targets = config.getini("xarch_targets")
+    if "targets" not in settings.provided and ini_targets:
+        settings.targets = split_targets(",".join(ini_targets))
+    for key, ini in (("timeout", "xarch_timeout"), ("emulation_factor", "xarch_emulation_factor")):
+        value = _ini_number(config, ini)
+        if key not in settings.provided and value is not None:
+            setattr(settings, key, value)
+    if "check_before_run" not in settings.provided:
+        settings.check_before_run = bool(config.getini("xarch_check_before_run"))
+    level = (
+        config.getoption("xarch_min_fidelity")
+        or settings.min_fidelity
+        or str(config.getini("xarch_min_fidelity")).strip()
+        or None
+    )
+    try:
+        min_fidelity = Fidelity.parse(level) if level else None
+    except ValueError as error:
+        raise pytest.UsageError(f"--xarch-min-fidelity: {error}") from None
+    overrides = parse_runner_overrides(config.getoption("xarch_runner"))
+    targets = select_targets(settings, config.getoption("xarch"), overrides)
+    return XarchSession(
+        settings=settings, targets=targets, min_fidelity=min_fidelity,
+        report_path=config.getoption("xarch_report"),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "xarch(*targets, skip=[...]): run this test only for these of the selected targets "
+        "(and never for those in skip)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "hardware_only(reason=...): run only on real silicon (fidelity native or hardware); "
+        "skipped with the reason under emulation",
+    )
+    try:
+        state = _build_state(config)
+    except XarchError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[STATE] = state
+    config.pluginmanager.register(XarchRecorder(state, config), "xarch-recorder")
+
+
+def _state(config: pytest.Config) -> XarchSession:
+    return config.stash[STATE]
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _argnames(spec: Union[str, Sequence[str]]) -> list[str]:
+    if isinstance(spec, str):
+        return [name.strip() for name in spec.split(",")]
+    return list(spec)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if ARGNAME not in metafunc.fixturenames:
+        return
+    by_hand = any(
+        marker.args and ARGNAME in _argnames(marker.args[0])
+        for marker in metafunc.definition.iter_markers("parametrize")
+    )
+    if by_hand:
+        return
+    state = _state(metafunc.config)
+    markers = [(m.args, m.kwargs) for m in metafunc.definition.iter_markers("xarch")]
+    try:
+        restriction = parse_xarch_markers(markers, state.settings)
+    except ValueError as error:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: {error}") from None
+    allowed = [target for target in state.targets if restriction.allows(target)]
+    if allowed:
+        metafunc.parametrize(ARGNAME, allowed, ids=[t.name for t in allowed], indirect=True)
+        return
+    selected = ", ".join(t.name for t in state.targets)
+    wanted = ", ".join(sorted(restriction.only or ())) or "any"
+    reason = f"selected targets: {selected}; marker allows: {wanted}"
+    if restriction.skip:
+        reason += f"; skips: {', '.join(sorted(restriction.skip))}"
+    metafunc.parametrize(ARGNAME, [NoTarget(reason)], ids=["no-target"], indirect=True)
+
+
+def _item_target(item: pytest.Item) -> Optional[Target]:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or ARGNAME not in callspec.params:
+        return None
+    value = callspec.params[ARGNAME]
+    if isinstance(value, NoTarget):
+        return None
+    return _state(item.config).target(value)
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    state = _state(config)
+    kept, removed = [], []
+    for item in items:
+        marker = item.get_closest_marker("hardware_only")
+        if marker is not None:
+            try:
+                parse_hardware_only(marker.args, marker.kwargs)
+            except ValueError as error:
+                raise pytest.UsageError(f"{item.nodeid}: {error}") from None
+        callspec = getattr(item, "callspec", None)
+        value = callspec.params.get(ARGNAME) if callspec is not None else None
+        if isinstance(value, NoTarget):
+            removed.append(item)
+            state.deselected.append(Deselection(item.nodeid.replace("[no-target]", ""),
+                                                value.reason))
+        else:
+            kept.append(item)
+    if removed:
+        config.hook.pytest_deselected(items=removed)
+        items[:] = kept
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("hardware_only")
+    target = _item_target(item)
+    if marker is None or target is None:
+        return
+    reason = parse_hardware_only(marker.args, marker.kwargs)
+    kind, description, fidelity = _state(item.config).runner_summary(target)
+    if not fidelity.is_silicon:
+        item.stash[UNPROVEN] = reason or "hardware_only"
+        how = f"runs under {description}" if kind != "unavailable" else "has no runner"
+        pytest.skip(f"{target.name} {how} here; needs real hardware: {reason or 'hardware_only'}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    """Write the test's target, fidelity and runner into its user_properties."""
+    target = _item_target(item)
+    if target is None:
+        return
+    state = _state(item.config)
+    try:
+        runner: Optional[Runner] = state.runner(target)
+    except XarchError:
+        runner = None
+    runs: list[RunResult] = item.stash.get(RUNS, [])
+    props = run_properties(target, runs, runner)
+    if UNPROVEN in item.stash:
+        props[PROP_UNPROVEN] = item.stash[UNPROVEN]
+    item.user_properties[:] = [
+        (name, value) for name, value in item.user_properties if name not in props
+    ] + list(props.items())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> Optional[tuple[str, str, Any]]:
+    props = dict(report.user_properties)
+    if PROP_TARGET not in props:
+        return None
+    return status_word(report, str(props.get(PROP_FIDELITY, "static")))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return header_line(_state(config))
+
+
+class XarchRecorder:
+    """Bound to the session state: records reports, writes summary and JSON report."""
+
+    def __init__(self, state: XarchSession, config: pytest.Config) -> None:
+        self.state = state
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if PROP_TARGET in props:
+            longrepr = str(report.longrepr) if report.failed else ""
+            self.state.record(
+                report.nodeid, report.when, report.outcome, props, report.duration, longrepr
+            )
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist controller: take what a worker deselected, so the summary is complete."""
+        known = {item.nodeid for item in self.state.deselected}
+        for nodeid, reason in getattr(node, "workeroutput", {}).get(WORKER_DESELECTED, []):
+            if nodeid not in known:
+                self.state.deselected.append(Deselection(nodeid, reason))
+                known.add(nodeid)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if _is_worker(self.config):
+            self.config.workeroutput[WORKER_DESELECTED] = [  # type: ignore[attr-defined]
+                (item.nodeid, item.reason) for item in self.state.deselected
+            ]
+            return
+        if self.state.below_min_fidelity() and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.state.report_path:
+            write_json_report(self.state, self.state.report_path)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        write_terminal_summary(self.state, terminalreporter)
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def xarch_target(request: pytest.FixtureRequest) -> Target:
+    """The target this test runs for (parametrized over --xarch)."""
+    state = _state(request.config)
+    param = getattr(request, "param", None)
+    if param is None:
+        return state.targets[0]
+    try:
+        return state.target(param)
+    except XarchError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+@pytest.fixture
+def xarch_runner(request: pytest.FixtureRequest, xarch_target: Target) -> Runner:
+    """The runner that executes binaries for the current target (`.describe()` names it)."""
+    try:
+        return _state(request.config).runner(_state(request.config).target(xarch_target))
+    except XarchError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+RunFunction = Callable[..., RunResult]
+
+
+@pytest.fixture
+def xarch_run(request: pytest.FixtureRequest, xarch_target: Target) -> Iterator[RunFunction]:
+    """`xarch_run(program, *args, stdin=None, env=None, cwd=None, timeout=None)` -> RunResult.
+
+    Runs a target program for the current target; the test's fidelity is the
+    lowest fidelity of its runs.
+    """
+    state = _state(request.config)
+    target = state.target(xarch_target)
+    runs = request.node.stash.setdefault(RUNS, [])
+
+    def run_for_target(
+        program: Union[str, Path], *args: object, stdin: Union[str, bytes, None] = None,
+        env: Optional[dict[str, str]] = None, cwd: Union[str, Path, None] = None,
+        timeout: Optional[float] = None,
+    ) -> RunResult:
+        try:
+            result = run(
+                target, [str(program), *(str(arg) for arg in args)],
+                stdin=stdin, env=env, cwd=str(cwd) if cwd is not None else None,
+                timeout=timeout, runner=state.runner(target),
+                emulation_factor=state.settings.emulation_factor,
+            )
+        except XarchError as error:
+            pytest.fail(str(error), pytrace=False)
+        runs.append(result)
+        return result
+
+    yield run_for_target

@@ -1,0 +1,137 @@
+"""Fidelity reporting: the report header, the terminal matrix and the JSON report."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from .session import XarchSession
+
+OUTCOMES = ("passed", "failed", "skipped", "error")
+
+
+def header_line(state: XarchSession) -> str:
+    """`xarch: aarch64 via qemu-aarch64 7.2.22 -cpu cortex-a53 (emulated), x86_64 native`."""
+    parts = []
+    for target in state.targets:
+        kind, description, fidelity = state.runner_summary(target)
+        if kind == "unavailable":
+            parts.append(f"{target.name} (no runner: {description})")
+        else:
+            parts.append(f"{target.name} via {description} ({fidelity})")
+    return "xarch: " + ", ".join(parts)
+
+
+def _fidelity_breakdown(state: XarchSession, target: str) -> str:
+    levels = Counter(
+        str(record.fidelity) for record in state.records.values()
+        if record.target == target and record.outcome in {"passed", "failed"}
+    )
+    return ", ".join(f"{count} {level}" for level, count in sorted(levels.items())) or "-"
+
+
+def matrix_rows(state: XarchSession) -> list[tuple[str, ...]]:
+    """Header and one row per target: runner, outcome counts, fidelity obtained."""
+    rows: list[tuple[str, ...]] = [("target", "runner", *OUTCOMES, "fidelity obtained")]
+    for target in state.targets:
+        _, description, _ = state.runner_summary(target)
+        if len(description) > 60:
+            description = description[:57] + "..."
+        counts = state.counts(target.name)
+        rows.append((
+            target.name, description, *(str(counts[o]) for o in OUTCOMES),
+            _fidelity_breakdown(state, target.name),
+        ))
+    return rows
+
+
+def write_terminal_summary(state: XarchSession, terminal: Any) -> None:
+    """The `xarch fidelity matrix` section of the terminal summary."""
+    if not state.records and not state.deselected:
+        return
+    terminal.write_sep("=", "xarch fidelity matrix")
+    rows = matrix_rows(state)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for index, row in enumerate(rows):
+        cells = [
+            cell.rjust(width) if 2 <= i < 2 + len(OUTCOMES) and index else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths))
+        ]
+        terminal.write_line("  ".join(cells).rstrip(), bold=index == 0)
+    unproven = [r for r in state.records.values() if r.unproven]
+    if unproven:
+        terminal.write_line("")
+        terminal.write_line("hardware-only tests not proven on real silicon:", yellow=True)
+        for record in unproven:
+            terminal.write_line(f"  {record.target}: {record.nodeid}")
+    if state.deselected:
+        terminal.write_line("")
+        terminal.write_line("deselected: no selected target left by @pytest.mark.xarch:")
+        for item in state.deselected:
+            terminal.write_line(f"  {item.nodeid} ({item.reason})")
+    below = state.below_min_fidelity()
+    if below:
+        terminal.write_line("")
+        terminal.write_line(
+            f"below --xarch-min-fidelity={state.min_fidelity}: {len(below)} test(s)", red=True
+        )
+        for record in below:
+            terminal.write_line(f"  {record.nodeid}: {record.fidelity}", red=True)
+
+
+def json_report(state: XarchSession) -> dict[str, Any]:
+    """The --xarch-report document: one record per test and one per target."""
+    targets = []
+    for target in state.targets:
+        kind, description, fidelity = state.runner_summary(target)
+        targets.append({
+            "target": target.name,
+            "runner": kind,
+            "runner_description": description,
+            "fidelity": str(fidelity),
+            "cpu": target.emulation_cpu if kind in {"qemu", "binfmt"} else None,
+            "counts": state.counts(target.name),
+        })
+    return {
+        "version": 1,
+        "min_fidelity": str(state.min_fidelity) if state.min_fidelity is not None else None,
+        "targets": targets,
+        "tests": [record.as_json() for record in state.records.values()],
+        "deselected": [{"nodeid": d.nodeid, "reason": d.reason} for d in state.deselected],
+        "below_min_fidelity": [r.nodeid for r in state.below_min_fidelity()],
+    }
+
+
+def write_json_report(state: XarchSession, path: str) -> None:
+    """Write the JSON report atomically (never a half-written file)."""
+    destination = Path(path)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=destination.parent, prefix=".xarch-report-")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(json_report(state), stream, indent=2)
+            stream.write("\n")
+        os.replace(temp, destination)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+StatusWord = tuple[str, str, tuple[str, dict[str, bool]]]
+
+
+def status_word(report: pytest.TestReport, fidelity: str) -> Optional[StatusWord]:
+    """(category, letter, verbose word) with the fidelity, e.g. `PASSED [emulated]`."""
+    if hasattr(report, "wasxfail"):
+        return None
+    if report.when == "call" and report.passed:
+        return ("passed", ".", (f"PASSED [{fidelity}]", {"green": True}))
+    if report.when == "call" and report.failed:
+        return ("failed", "F", (f"FAILED [{fidelity}]", {"red": True}))
+    return None

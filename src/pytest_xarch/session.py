@@ -1,0 +1,253 @@
+"""State of one xarch test session, free of pytest: selection, runners, records.
+
+The plugin keeps one `XarchSession` in `config.stash`. It knows the selected
+targets (after configuration, environment and command line), the runner of
+each target, the restriction markers' meaning, and what every test obtained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .config import Settings, split_targets
+from .errors import ConfigError, XarchError
+from .fidelity import Fidelity
+from .runners import Runner, RunResult, runner_for
+from .targets import Target, host_target
+
+XARCH_MARKER_SIGNATURE = '@pytest.mark.xarch(*targets: str, skip=["<target>", ...])'
+HARDWARE_MARKER_SIGNATURE = '@pytest.mark.hardware_only(reason="<why it needs real silicon>")'
+
+# user_properties written on every xarch test report.
+PROP_TARGET = "xarch_target"
+PROP_FIDELITY = "xarch_fidelity"
+PROP_RUNNER = "xarch_runner"
+PROP_CPU = "xarch_cpu"
+PROP_QEMU = "xarch_qemu"
+PROP_UNPROVEN = "xarch_unproven"  # a hardware_only test skipped for lack of silicon
+
+
+def parse_runner_overrides(values: Iterable[str]) -> dict[str, str]:
+    """`["aarch64=ssh://pi@board"]` -> `{"aarch64": "ssh://pi@board"}`."""
+    overrides: dict[str, str] = {}
+    for value in values:
+        name, sep, url = value.partition("=")
+        if not sep or not name.strip() or not url.strip():
+            raise ConfigError(
+                f"--xarch-runner {value!r}: expected TARGET=RUNNER, e.g. "
+                "aarch64=ssh://user@host or armv7=qemu"
+            )
+        overrides[name.strip()] = url.strip()
+    return overrides
+
+
+def select_targets(
+    settings: Settings,
+    requested: Optional[str],
+    runner_overrides: Mapping[str, str] = {},
+) -> list[Target]:
+    """The session's targets in the order given, duplicates (after resolution) removed.
+
+    `requested` is the --xarch value; without it the configured targets, and
+    without those the host's own target.
+    """
+    names = split_targets(requested) if requested else list(settings.targets)
+    if not names:
+        names = [host_target().name]
+    overrides = {settings.resolve(name).name: url for name, url in runner_overrides.items()}
+    selected: dict[str, Target] = {}
+    for name in names:
+        target = settings.resolve(name)
+        if target.name in overrides:
+            target = dataclasses.replace(target, runner=overrides[target.name])
+        selected.setdefault(target.name, target)
+    return list(selected.values())
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """What `@pytest.mark.xarch(...)` markers allow: an optional whitelist and a skip list."""
+
+    only: Optional[frozenset[str]] = None
+    skip: frozenset[str] = frozenset()
+
+    def allows(self, target: Target) -> bool:
+        """Whether `target` survives the restriction."""
+        if self.only is not None and target.name not in self.only:
+            return False
+        return target.name not in self.skip
+
+
+def parse_xarch_markers(
+    markers: Iterable[tuple[Sequence[Any], Mapping[str, Any]]], settings: Settings
+) -> Restriction:
+    """Combine `xarch` markers (args, kwargs): targets intersect, skips accumulate.
+
+    Raises ValueError with a message quoting the marker's signature on bad arguments.
+    """
+    only: Optional[set[str]] = None
+    skip: set[str] = set()
+    for args, kwargs in markers:
+        unknown = set(kwargs) - {"skip"}
+        if unknown:
+            raise ValueError(
+                f"unexpected argument(s) {', '.join(sorted(unknown))}; "
+                f"use {XARCH_MARKER_SIGNATURE}"
+            )
+        names = _marker_names(args, "targets")
+        skip_arg = kwargs.get("skip", ())
+        if isinstance(skip_arg, str):
+            skip_arg = (skip_arg,)
+        skip |= {_resolve_marker_target(n, settings) for n in _marker_names(skip_arg, "skip")}
+        if names:
+            resolved = {_resolve_marker_target(n, settings) for n in names}
+            only = resolved if only is None else only & resolved
+    return Restriction(frozenset(only) if only is not None else None, frozenset(skip))
+
+
+def _marker_names(values: Sequence[Any], what: str) -> list[str]:
+    if not all(isinstance(value, str) for value in values):
+        raise ValueError(f"{what} must be target names (strings); use {XARCH_MARKER_SIGNATURE}")
+    return list(values)
+
+
+def _resolve_marker_target(name: str, settings: Settings) -> str:
+    try:
+        return settings.resolve(name).name
+    except XarchError as error:
+        raise ValueError(f"{error} (in {XARCH_MARKER_SIGNATURE})") from None
+
+
+def parse_hardware_only(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    """The reason of a `hardware_only` marker; ValueError quoting the signature if malformed."""
+    if set(kwargs) - {"reason"} or len(args) > 1 or (args and "reason" in kwargs):
+        raise ValueError(f"bad arguments; use {HARDWARE_MARKER_SIGNATURE}")
+    reason = args[0] if args else kwargs.get("reason", "")
+    if not isinstance(reason, str):
+        raise ValueError(f"reason must be a string; use {HARDWARE_MARKER_SIGNATURE}")
+    return reason
+
+
+@dataclass
+class TestRecord:
+    """What one test obtained for one target, as the controller saw it."""
+
+    nodeid: str
+    target: str
+    outcome: str = "passed"  # passed, failed, skipped, error
+    fidelity: Fidelity = Fidelity.STATIC
+    runner: str = ""
+    cpu: Optional[str] = None
+    qemu_version: Optional[str] = None
+    duration: float = 0.0
+    unproven: Optional[str] = None  # why a hardware_only test was not run
+    longrepr: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON report's record of this test."""
+        data = dataclasses.asdict(self)
+        data["fidelity"] = str(self.fidelity)
+        data.pop("longrepr")
+        return data
+
+
+@dataclass
+class Deselection:
+    """A test no selected target was left for, and why."""
+
+    nodeid: str
+    reason: str
+
+
+@dataclass
+class XarchSession:
+    """The selected targets, their runners, and the records of the tests run."""
+
+    settings: Settings
+    targets: list[Target]
+    min_fidelity: Optional[Fidelity] = None
+    report_path: Optional[str] = None
+    records: dict[str, TestRecord] = field(default_factory=dict)
+    deselected: list[Deselection] = field(default_factory=list)
+    _runners: dict[str, Runner] = field(default_factory=dict)
+    _runner_errors: dict[str, str] = field(default_factory=dict)
+
+    def target(self, value: Target | str) -> Target:
+        """A selected target by name, or any target resolved through the settings."""
+        name = value.name if isinstance(value, Target) else value
+        for target in self.targets:
+            if target.name == name:
+                return target
+        return value if isinstance(value, Target) else self.settings.resolve(value)
+
+    def runner(self, target: Target) -> Runner:
+        """The runner of `target` (one per target per session)."""
+        if target.name not in self._runners:
+            self._runners[target.name] = runner_for(target)
+        return self._runners[target.name]
+
+    def runner_summary(self, target: Target) -> tuple[str, str, Fidelity]:
+        """(kind, description, fidelity) of the target's runner, or why there is none."""
+        try:
+            runner = self.runner(target)
+        except XarchError as error:
+            return ("unavailable", str(error), Fidelity.STATIC)
+        return (runner.kind, runner.describe(), runner.fidelity)
+
+    def record(self, nodeid: str, when: str, outcome: str, props: Mapping[str, Any],
+               duration: float, longrepr: str = "") -> None:
+        """Fold one phase report of an xarch test into its record."""
+        record = self.records.get(nodeid)
+        if record is None:
+            record = self.records[nodeid] = TestRecord(nodeid, str(props[PROP_TARGET]))
+        record.duration += duration
+        record.fidelity = Fidelity.parse(str(props.get(PROP_FIDELITY, "static")))
+        record.runner = str(props.get(PROP_RUNNER, record.runner))
+        record.cpu = props.get(PROP_CPU, record.cpu)
+        record.qemu_version = props.get(PROP_QEMU, record.qemu_version)
+        record.unproven = props.get(PROP_UNPROVEN, record.unproven)
+        if outcome == "failed":
+            record.outcome = "failed" if when == "call" else "error"
+            record.longrepr = longrepr
+        elif outcome == "skipped" and record.outcome == "passed":
+            record.outcome = "skipped"
+
+    def below_min_fidelity(self) -> list[TestRecord]:
+        """Tests obtained below --xarch-min-fidelity (hardware_only skips included)."""
+        if self.min_fidelity is None:
+            return []
+        return [
+            record for record in self.records.values()
+            if record.fidelity < self.min_fidelity
+            and (record.outcome in {"passed", "failed"} or record.unproven)
+        ]
+
+    def counts(self, target: str) -> dict[str, int]:
+        """Outcome counts of `target`'s tests, plus its deselected tests."""
+        counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
+        for record in self.records.values():
+            if record.target == target:
+                counts[record.outcome] += 1
+        return counts
+
+
+def run_properties(target: Target, runs: Sequence[RunResult], runner: Optional[Runner]) -> dict[
+    str, str
+]:
+    """The user_properties of a test that made `runs` for `target`."""
+    fidelity = min((run.fidelity for run in runs), default=Fidelity.STATIC)
+    props = {PROP_TARGET: target.name, PROP_FIDELITY: str(fidelity)}
+    lowest = next((run for run in runs if run.fidelity == fidelity), None)
+    if lowest is not None:
+        props[PROP_RUNNER] = lowest.runner
+        if lowest.cpu:
+            props[PROP_CPU] = lowest.cpu
+        if lowest.qemu_version:
+            props[PROP_QEMU] = lowest.qemu_version
+    elif runner is not None:
+        props[PROP_RUNNER] = runner.kind
+    return props
+
