@@ -246,8 +246,10 @@ def builtin_registry() -> TargetRegistry:
     tables = _load_builtin_tables()
     built: dict[str, Target] = {}
     for name, table in tables.items():
+        # An empty string clears a field a variant would otherwise inherit from its base.
         values: dict[str, Any] = {
-            k: tuple(v) if k in _TUPLE_FIELDS else v for k, v in table.items() if v != ""
+            k: None if v == "" else tuple(v) if k in _TUPLE_FIELDS else v
+            for k, v in table.items()
         }
         base_name = values.pop("base", None)
         if base_name is None:
