@@ -16,6 +16,15 @@ class Fidelity(enum.IntEnum):
     def __str__(self) -> str:
         return self.name.lower()
 
+    def __eq__(self, other: object) -> bool:
+        """Also equal to its name, so `result.fidelity == "emulated"` reads naturally."""
+        if isinstance(other, str):
+            return str(self) == other.strip().lower()
+        return int(self) == other
+
+    def __hash__(self) -> int:
+        return int(self)
+
     @property
     def is_silicon(self) -> bool:
         """True when the result came from real silicon, not emulation."""

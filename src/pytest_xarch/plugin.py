@@ -161,7 +161,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     try:
         restriction = parse_xarch_markers(markers, state.settings)
     except ValueError as error:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: {error}") from None
+        # Raised here it would be an internal error; collection_modifyitems reports it.
+        state.usage_errors.append(f"{metafunc.definition.nodeid}: {error}")
+        metafunc.parametrize(ARGNAME, [NoTarget(str(error))], ids=["bad-marker"], indirect=True)
+        return
     allowed = [target for target in state.targets if restriction.allows(target)]
     if allowed:
         metafunc.parametrize(ARGNAME, allowed, ids=[t.name for t in allowed], indirect=True)
@@ -188,6 +191,8 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     state = _state(config)
+    if state.usage_errors:
+        raise pytest.UsageError(state.usage_errors[0])
     kept, removed = [], []
     for item in items:
         marker = item.get_closest_marker("hardware_only")

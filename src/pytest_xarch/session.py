@@ -172,6 +172,7 @@ class XarchSession:
     report_path: Optional[str] = None
     records: dict[str, TestRecord] = field(default_factory=dict)
     deselected: list[Deselection] = field(default_factory=list)
+    usage_errors: list[str] = field(default_factory=list)
     _runners: dict[str, Runner] = field(default_factory=dict)
     _runner_errors: dict[str, str] = field(default_factory=dict)
 

@@ -1,0 +1,336 @@
+"""The pytest plugin end to end (pytester), with real QEMU runs of real cross-built binaries."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from pytest_xarch.targets import host_target
+
+from ..support.build import CrossBuilder
+from ..support.tools import require_tool
+
+pytestmark = pytest.mark.integration
+
+HELLO = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+    printf("hello from %s\n", getenv("XARCH_TARGET"));
+    return argc > 1 ? atoi(argv[1]) : 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def hello_binaries(cross_build: CrossBuilder) -> dict[str, Path]:
+    """hello for aarch64, armv7 and the host, built once."""
+    require_tool("qemu-aarch64", "qemu-user")
+    return {name: cross_build.build(name, HELLO, name="hello") for name in
+            ("aarch64", "armv7", "x86_64")}
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, hello_binaries: dict[str, Path]) -> pytest.Pytester:
+    """A small user suite whose tests run hello for the current target."""
+    binaries = json.dumps({name: str(path) for name, path in hello_binaries.items()})
+    pytester.makeconftest(f"""
+import pytest
+BINARIES = {binaries}
+
+@pytest.fixture
+def hello(xarch_target):
+    return BINARIES[xarch_target.name]
+""")
+    pytester.makepyfile(test_suite="""
+import pytest
+
+def test_hello(xarch_run, hello, xarch_target):
+    result = xarch_run(hello)
+    assert result.returncode == 0
+    assert result.stdout == f"hello from {xarch_target.name}\\n"
+
+def test_exit_status(xarch_run, hello):
+    assert xarch_run(hello, 7).returncode == 7
+
+def test_static(xarch_target):
+    assert xarch_target.name
+
+@pytest.mark.xarch("armv7", "riscv64")
+def test_only_arm(xarch_target):
+    assert xarch_target.name == "armv7"
+
+@pytest.mark.xarch(skip=["aarch64"])
+def test_not_aarch64(xarch_target):
+    assert xarch_target.name != "aarch64"
+
+@pytest.mark.xarch("riscv64")
+def test_riscv_only(xarch_target):
+    pass
+
+@pytest.mark.hardware_only(reason="measures cache timing")
+def test_on_silicon(xarch_run, hello):
+    assert xarch_run(hello).returncode == 0
+
+def test_not_xarch():
+    pass
+""")
+    return pytester
+
+
+def _test_ids(result: pytest.RunResult) -> list[str]:
+    return [line.split(" ")[0] for line in result.outlines if line.startswith("test_suite.py::")]
+
+
+def test_parametrizes_in_given_order_with_target_ids(suite: pytest.Pytester) -> None:
+    spellings = "--xarch=armhf,aarch64-unknown-linux-gnu,arm64"
+    result = suite.runpytest(spellings, "--collect-only", "-q")
+    ids = [line for line in result.outlines if "test_hello" in line]
+    assert ids == ["test_suite.py::test_hello[armv7]", "test_suite.py::test_hello[aarch64]"]
+
+
+def test_results_carry_fidelity_and_markers_restrict(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--xarch=aarch64,armv7,x86_64", "-v", "-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=14, skipped=2, deselected=1)
+    for line in (
+        "*test_hello?aarch64? PASSED ?emulated?*",
+        "*test_hello?x86_64? PASSED ?native?*",
+        "*test_static?armv7? PASSED ?static?*",
+        "SKIPPED * aarch64 runs under qemu-aarch64 * -cpu cortex-a53 here; "
+        "needs real hardware: measures cache timing",
+        "*test_on_silicon?x86_64? PASSED ?native?*",
+    ):
+        result.stdout.fnmatch_lines([line])
+    ids = _test_ids(result)
+    assert "test_suite.py::test_only_arm[armv7]" in ids
+    assert not any("test_only_arm[aarch64]" in i or "test_only_arm[x86_64]" in i for i in ids)
+    assert "test_suite.py::test_not_aarch64[aarch64]" not in ids
+    assert "test_suite.py::test_not_aarch64[x86_64]" in ids
+    result.stdout.fnmatch_lines([
+        "*xarch fidelity matrix*",
+        "aarch64 *qemu-aarch64 * -cpu cortex-a53 * 3 * 0 * 1 * 0 *emulated*",
+        "armv7 *qemu-arm * -cpu cortex-a7 * 5 * 0 * 1 * 0 *emulated*",
+        "x86_64 *native * 5 * 0 * 0 * 0 *native*",
+        "hardware-only tests not proven on real silicon:",
+        "*aarch64: test_suite.py::test_on_silicon?aarch64?",
+        "deselected: no selected target left by @pytest.mark.xarch:",
+        "*test_suite.py::test_riscv_only (selected targets: aarch64, armv7, x86_64; "
+        "marker allows: riscv64)",
+    ])
+
+
+def test_indirect_parametrization_by_hand(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_manual="""
+import pytest
+
+@pytest.mark.parametrize("xarch_target", ["armhf"], indirect=True)
+def test_manual(xarch_run, hello, xarch_target):
+    assert xarch_target.name == "armv7"
+    assert xarch_run(hello).fidelity == "emulated"
+""")
+    result = suite.runpytest("test_manual.py", "--xarch=aarch64", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_manual?armhf? PASSED ?emulated?*"])
+
+
+def test_junit_xml_and_json_report(suite: pytest.Pytester) -> None:
+    result = suite.runpytest(
+        "--xarch=aarch64,x86_64", "--junitxml=junit.xml", "--xarch-report=out/report.json"
+    )
+    assert result.ret == 0
+    cases = ET.parse(suite.path / "junit.xml").getroot().iter("testcase")
+    props = {
+        f"{case.get('name')}": {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in cases
+    }
+    assert props["test_hello[aarch64]"]["xarch_fidelity"] == "emulated"
+    assert props["test_hello[aarch64]"]["xarch_runner"] == "qemu"
+    assert props["test_hello[aarch64]"]["xarch_cpu"] == "cortex-a53"
+    assert props["test_hello[aarch64]"]["xarch_qemu"][0].isdigit()
+    assert props["test_hello[x86_64]"]["xarch_fidelity"] == "native"
+    assert props["test_static[aarch64]"]["xarch_fidelity"] == "static"
+    assert props["test_on_silicon[aarch64]"]["xarch_unproven"] == "measures cache timing"
+    assert "xarch_target" not in props.get("test_not_xarch", {})
+
+    report = json.loads((suite.path / "out" / "report.json").read_text())
+    tests = {record["nodeid"]: record for record in report["tests"]}
+    hello = tests["test_suite.py::test_hello[aarch64]"]
+    assert hello["outcome"] == "passed"
+    assert (hello["target"], hello["fidelity"], hello["runner"], hello["cpu"]) == (
+        "aarch64", "emulated", "qemu", "cortex-a53")
+    assert hello["qemu_version"] and hello["duration"] > 0
+    assert tests["test_suite.py::test_on_silicon[aarch64]"]["outcome"] == "skipped"
+    assert "test_suite.py::test_not_xarch" not in tests
+    targets = {record["target"]: record for record in report["targets"]}
+    assert targets["aarch64"]["fidelity"] == "emulated"
+    assert targets["x86_64"]["runner"] == "native"
+    assert targets["aarch64"]["counts"] == {"passed": 3, "failed": 0, "skipped": 1, "error": 0}
+    assert [d["nodeid"] for d in report["deselected"]] == [
+        "test_suite.py::test_only_arm", "test_suite.py::test_riscv_only"
+    ]
+
+
+def test_min_fidelity_fails_the_session_and_names_tests(suite: pytest.Pytester) -> None:
+    ok = suite.runpytest("--xarch=aarch64", "--xarch-min-fidelity=emulated", "-k", "hello")
+    assert ok.ret == 0
+    low = suite.runpytest("--xarch=aarch64,x86_64", "--xarch-min-fidelity=native", "-k", "hello")
+    assert low.ret == pytest.ExitCode.TESTS_FAILED
+    low.assert_outcomes(passed=2)
+    low.stdout.fnmatch_lines([
+        "*below --xarch-min-fidelity=native: 1 test(s)*",
+        "*test_suite.py::test_hello?aarch64?: emulated*",
+    ])
+    assert "test_hello[x86_64]: " not in low.stdout.str()
+
+
+def test_without_min_fidelity_exit_status_is_unchanged(suite: pytest.Pytester) -> None:
+    assert suite.runpytest("--xarch=aarch64", "-k", "hello").ret == 0
+
+
+def test_default_targets_come_from_config_then_host(suite: pytest.Pytester) -> None:
+    host = suite.runpytest("--collect-only", "-q", "-k", "test_static")
+    host.stdout.fnmatch_lines([f"test_suite.py::test_static[[]{host_target().name}[]]"])
+    suite.makefile(".toml", xarch='targets = ["armv7"]\n')
+    configured = suite.runpytest("--collect-only", "-q", "-k", "test_static")
+    configured.stdout.fnmatch_lines(["test_suite.py::test_static[[]armv7[]]"])
+
+
+def test_precedence_cli_over_env_over_file_over_ini(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.makeini("[pytest]\nxarch_targets = riscv64\n")
+
+    def selected(*args: str) -> list[str]:
+        result = suite.runpytest("--collect-only", "-q", "-k", "test_static", *args)
+        return [line.split("[")[1].rstrip("]") for line in result.outlines if "[" in line]
+
+    assert selected() == ["riscv64"]
+    suite.makefile(".toml", xarch='targets = ["armv7"]\n')
+    assert selected() == ["armv7"]
+    monkeypatch.setenv("XARCH_TARGETS", "aarch64")
+    assert selected() == ["aarch64"]
+    assert selected("--xarch=x86_64,armv7") == ["x86_64", "armv7"]
+
+
+def test_defined_target_from_pyproject(suite: pytest.Pytester) -> None:
+    suite.makepyprojecttoml("""
+[tool.pytest_xarch]
+targets = ["rpi-test"]
+
+[tool.pytest_xarch.target.rpi-test]
+base = "aarch64"
+cpu = "cortex-a72"
+glibc = "2.31"
+""")
+    suite.makepyfile(test_defined="""
+def test_defined(xarch_run, xarch_target):
+    import conftest
+    result = xarch_run(conftest.BINARIES["aarch64"])
+    assert result.returncode == 0
+    assert result.cpu == "cortex-a72"
+    assert xarch_target.glibc == "2.31"
+""")
+    result = suite.runpytest("test_defined.py", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_defined?rpi-test? PASSED ?emulated?*"])
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("targets = [\n", "*xarch.toml: invalid TOML*"),
+        ("colour = 1\n", "*xarch.toml: unknown key 'colour' (known keys: targets*"),
+        ("timeout = \"slow\"\n", "*'timeout' = 'slow' is invalid: expected a positive number*"),
+        ("[target.x]\nbase = \"aarch65\"\n",
+         "*[[]target.x[]] base: unknown target 'aarch65'. Did you mean 'aarch64'?*"),
+        ("[target.x]\ncpu = \"a72\"\n", "*[[]target.x[]] needs `base = *"),
+        ("[target.x]\nbase = \"aarch64\"\npage_size = 1000\n",
+         "*'target.x.page_size' = 1000 is invalid: expected a power of two*"),
+    ],
+)
+def test_malformed_config_is_a_usage_error(
+    pytester: pytest.Pytester, content: str, expected: str
+) -> None:
+    pytester.makefile(".toml", xarch=content)
+    pytester.makepyfile("def test_x(xarch_target): pass")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {expected}"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_unknown_target_lists_known_and_nearest(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(xarch_target): pass")
+    result = pytester.runpytest("--xarch=aarch64,riscv46")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "ERROR: unknown target 'riscv46'. Did you mean 'riscv64'? Known targets: aarch64, armv7*"
+    ])
+
+
+@pytest.mark.parametrize(
+    ("marker", "expected"),
+    [
+        ('@pytest.mark.xarch("aarch64", only=["x"])',
+         "*unexpected argument(s) only; use @pytest.mark.xarch(*targets: str, skip=*"),
+        ('@pytest.mark.xarch(64)', "*targets must be target names (strings)*"),
+        ('@pytest.mark.xarch("sparc")', "*unknown target 'sparc'*"),
+        ('@pytest.mark.hardware_only("a", "b")',
+         "*bad arguments; use @pytest.mark.hardware_only(reason=*"),
+        ('@pytest.mark.hardware_only(reason=3)', "*reason must be a string*"),
+    ],
+)
+def test_bad_marker_arguments_quote_the_signature(
+    pytester: pytest.Pytester, marker: str, expected: str
+) -> None:
+    pytester.makepyfile(f"import pytest\n\n{marker}\ndef test_x(xarch_target): pass\n")
+    result = pytester.runpytest("--xarch=aarch64")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {expected}"])
+
+
+def test_markers_are_registered_for_strict_markers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+import pytest
+
+@pytest.mark.xarch("aarch64")
+@pytest.mark.hardware_only(reason="r")
+def test_x(xarch_target): pass
+""")
+    result = pytester.runpytest("--strict-markers", "--xarch=aarch64")
+    result.assert_outcomes(skipped=1)
+
+
+def test_runner_override_from_command_line_is_validated(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(xarch_target): pass")
+    result = pytester.runpytest("--xarch=aarch64", "--xarch-runner=aarch64")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --xarch-runner 'aarch64': expected TARGET=RUNNER*"])
+
+
+def test_xdist_run_matches_serial_run(suite: pytest.Pytester) -> None:
+    require_tool("qemu-arm", "qemu-user")
+    args = ("--xarch=aarch64,armv7,x86_64", "-p", "no:cacheprovider")
+    serial = suite.runpytest_subprocess(*args, "--xarch-report=serial.json")
+    parallel = suite.runpytest_subprocess(*args, "-n", "2", "--xarch-report=parallel.json")
+    assert serial.ret == parallel.ret == 0
+
+    def matrix(result: pytest.RunResult) -> list[str]:
+        lines = result.outlines
+        start = next(i for i, line in enumerate(lines) if "xarch fidelity matrix" in line)
+        end = next(i for i, line in enumerate(lines) if i > start and line.startswith("====="))
+        return lines[start:end]
+
+    assert matrix(parallel) == matrix(serial)
+
+    def normalized(name: str) -> dict[str, object]:
+        report = json.loads((suite.path / name).read_text())
+        for record in report["tests"]:
+            record.pop("duration")
+        report["tests"].sort(key=lambda record: record["nodeid"])
+        return report
+
+    assert normalized("parallel.json") == normalized("serial.json")
