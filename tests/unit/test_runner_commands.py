@@ -1,0 +1,189 @@
+"""Runner choice and the host command lines the runners build (no process is started)."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from pathlib import Path
+
+import pytest
+
+from pytest_xarch.errors import SetupError
+from pytest_xarch.fidelity import Fidelity
+from pytest_xarch.runners import (
+    NativeRunner,
+    QemuRunner,
+    RunResult,
+    guest_environment,
+    runner_for,
+    runner_kind,
+)
+from pytest_xarch.runners.base import host_environment
+from pytest_xarch.targets import resolve_target
+
+FAKE_QEMU = "/opt/fake/bin/qemu-aarch64"
+
+
+def _qemu(target: str = "aarch64", *, sysroot: str | None = "/usr/aarch64-linux-gnu",
+          **kwargs: str) -> QemuRunner:
+    """A QemuRunner with its emulator and sysroot pinned, so nothing is looked up on disk."""
+    runner = QemuRunner(resolve_target(target), **kwargs)
+    runner.__dict__["qemu_path"] = FAKE_QEMU
+    runner.__dict__["sysroot"] = Path(sysroot) if sysroot else None
+    return runner
+
+
+def _option(argv: list[str], flag: str) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv) if arg == flag]
+
+
+def test_qemu_command_pins_the_baseline_cpu_not_max(tmp_path: Path) -> None:
+    argv, _ = _qemu().command("/w/prog", ["a", "b c"], {}, str(tmp_path))
+    assert argv[0] == FAKE_QEMU
+    assert _option(argv, "-cpu") == ["cortex-a53"]
+    assert "max" not in argv
+    assert _option(argv, "-L") == ["/usr/aarch64-linux-gnu"]
+    assert argv[-3:] == ["/w/prog", "a", "b c"]
+
+
+@pytest.mark.parametrize(
+    ("target", "cpu"),
+    [("armv7", "cortex-a7"), ("armel", "arm926"), ("riscv64", "rv64"), ("ppc64le", "power8"),
+     ("s390x", "z196"), ("i686", "pentium3"), ("x86_64", "qemu64")],
+)
+def test_every_target_gets_its_baseline_cpu(tmp_path: Path, target: str, cpu: str) -> None:
+    argv, _ = _qemu(target).command("/w/prog", [], {}, str(tmp_path))
+    assert _option(argv, "-cpu") == [cpu]
+
+
+def test_cpu_override_and_pinned_cpu(tmp_path: Path) -> None:
+    argv, _ = _qemu(cpu="max").command("/w/prog", [], {}, str(tmp_path))
+    assert _option(argv, "-cpu") == ["max"]
+    pinned = QemuRunner(dataclasses.replace(resolve_target("aarch64"), cpu="cortex-a72"))
+    assert pinned.cpu == "cortex-a72"
+
+
+def test_no_sysroot_means_no_dash_l(tmp_path: Path) -> None:
+    argv, _ = _qemu(sysroot=None).command("/w/prog", [], {}, str(tmp_path))
+    assert "-L" not in argv
+
+
+def test_unimplemented_syscalls_are_logged_into_the_scratch_dir(tmp_path: Path) -> None:
+    argv, _ = _qemu().command("/w/prog", [], {}, str(tmp_path))
+    assert _option(argv, "-d") == ["unimp"]
+    assert _option(argv, "-D")[0].startswith(str(tmp_path))
+    assert argv.index("-D") < argv.index("/w/prog")
+
+
+def test_loader_variables_go_to_the_guest_with_dash_e(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin", "LD_PRELOAD": "libguest.so", "LD_LIBRARY_PATH": "/g/lib",
+           "GLIBC_TUNABLES": "glibc.malloc.check=3"}
+    argv, host_env = _qemu().command("/w/prog", [], env, str(tmp_path))
+    assert _option(argv, "-E") == [
+        "LD_PRELOAD=libguest.so", "LD_LIBRARY_PATH=/g/lib", "GLIBC_TUNABLES=glibc.malloc.check=3"]
+    assert host_env == {"PATH": "/usr/bin"}  # never the emulator's own loader's business
+    assert argv.index("-E") < argv.index("/w/prog")
+
+
+def test_target_qemu_args_follow_the_cpu(tmp_path: Path) -> None:
+    target = dataclasses.replace(resolve_target("aarch64"), qemu_args=("-R", "1G"))
+    runner = QemuRunner(target)
+    runner.__dict__["qemu_path"] = FAKE_QEMU
+    runner.__dict__["sysroot"] = None
+    assert runner.prefix() == [FAKE_QEMU, "-cpu", "cortex-a53", "-R", "1G"]
+
+
+def test_missing_qemu_is_a_setup_error_naming_the_package() -> None:
+    runner = QemuRunner(resolve_target("riscv64"))
+    runner.__dict__["qemu_path"] = None
+    with pytest.raises(SetupError, match=r"qemu-riscv64 not found.*apt-get install qemu-user"):
+        runner.prefix()
+
+
+def test_native_command_is_the_program_itself(tmp_path: Path) -> None:
+    runner = NativeRunner(resolve_target("x86_64"))
+    argv, env = runner.command("/w/prog", ["x"], {"A": "1"}, str(tmp_path))
+    assert (argv, env, runner.prefix()) == (["/w/prog", "x"], {"A": "1"}, [])
+    assert runner.fidelity == Fidelity.NATIVE
+
+
+def test_runner_choice() -> None:
+    host = "x86_64"  # the CI machines are x86-64; elsewhere these facts shift
+    from pytest_xarch.targets import host_target
+
+    if host_target().name != host:
+        pytest.skip("runner choice expectations are written for an x86-64 host")
+    assert runner_kind(resolve_target("x86_64")) == "native"
+    assert runner_kind(resolve_target("x86_64"), cpu="qemu64") == "qemu"
+    assert runner_kind(resolve_target("aarch64")) == "qemu"
+    assert runner_kind(resolve_target("i686")) == "qemu"
+    forced = dataclasses.replace(resolve_target("x86_64"), runner="qemu")
+    assert runner_kind(forced) == "qemu"
+    assert runner_kind(dataclasses.replace(forced, runner="ssh://pi@board")) == "ssh"
+    assert isinstance(runner_for("amd64"), NativeRunner)
+    assert isinstance(runner_for("arm64"), QemuRunner)
+
+
+def test_impossible_runner_requests_are_explained() -> None:
+    with pytest.raises(SetupError, match="cannot execute AArch64 code"):
+        runner_for(dataclasses.replace(resolve_target("aarch64"), runner="native"))
+    with pytest.raises(SetupError, match="pins CPU model 'cortex-a72'"):
+        runner_for(dataclasses.replace(resolve_target("x86_64"), runner="native",
+                                       cpu="cortex-a72"))
+    with pytest.raises(SetupError, match=r"runner 'teleport'.*available: .*native.*qemu"):
+        runner_for(dataclasses.replace(resolve_target("aarch64"), runner="teleport"))
+
+
+def test_guest_environment_is_clean_and_announces_the_runner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {"LD_PRELOAD": "/host/lib.so", "LD_LIBRARY_PATH": "/host",
+                        "QEMU_CPU": "max", "QEMU_LD_PREFIX": "/x", "XARCH_TARGET": "stale",
+                        "GLIBC_TUNABLES": "x", "KEEP_ME": "1"}.items():
+        monkeypatch.setenv(name, value)
+    target = dataclasses.replace(resolve_target("aarch64"), env={"FROM_TARGET": "t"})
+    runner = _qemu()
+    guest = guest_environment(target, runner, {"FROM_CALLER": "c", "LD_PRELOAD": "guest.so"})
+    assert guest["KEEP_ME"] == "1"
+    for name in ("LD_LIBRARY_PATH", "QEMU_CPU", "QEMU_LD_PREFIX", "GLIBC_TUNABLES"):
+        assert name not in guest
+    assert guest["LD_PRELOAD"] == "guest.so"  # asked for explicitly: it is the guest's
+    assert (guest["XARCH_TARGET"], guest["XARCH_FIDELITY"]) == ("aarch64", "emulated")
+    assert shlex.split(guest["XARCH_RUNNER"]) == [
+        FAKE_QEMU, "-L", "/usr/aarch64-linux-gnu", "-cpu", "cortex-a53"]
+    assert (guest["FROM_TARGET"], guest["FROM_CALLER"]) == ("t", "c")
+    assert "LD_PRELOAD" not in host_environment()
+
+
+def _result(**changes: object) -> RunResult:
+    base = RunResult(args=["./p"], returncode=0, stdout="", stderr="", target="aarch64",
+                     runner="qemu", fidelity=Fidelity.EMULATED, runner_description="qemu")
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_signal_banner_becomes_the_signal(tmp_path: Path) -> None:
+    stderr = b"before\nqemu: uncaught target signal 11 (Segmentation fault) - core dumped\n"
+    result = _qemu().finish(_result(returncode=-11), stderr, str(tmp_path))
+    assert (result.signal, result.signal_name, result.exit_status) == (11, "SIGSEGV", 139)
+    assert result.stderr == "before\n"
+    assert result.outcome() == "killed by SIGSEGV"
+    assert (result.cpu, result.qemu_path) == ("cortex-a53", FAKE_QEMU)
+
+
+def test_unimplemented_log_is_kept_only_for_failed_runs(tmp_path: Path) -> None:
+    (tmp_path / "qemu-unimplemented.log").write_text(
+        "Unsupported syscall: 293\nUnsupported syscall: 999\n")
+    failed = _qemu().finish(_result(returncode=3), b"", str(tmp_path))
+    assert failed.unimplemented == "Unsupported syscall: 999"  # rseq (293) is benign noise
+    passed = _qemu().finish(_result(returncode=0), b"", str(tmp_path))
+    assert passed.unimplemented == ""
+
+
+def test_run_result_outcomes() -> None:
+    assert _result(returncode=3).outcome() == "exit 3"
+    assert _result(returncode=3).exit_status == 3
+    assert _result(timed_out=True, timeout=5.0, returncode=-9).outcome() == "timed out after 5s"
+    assert not _result(timed_out=True, returncode=0).ok
+    assert _result(signal=4, returncode=-4).signal_name == "SIGILL"
+    with pytest.raises(Exception, match="exit status 134"):
+        _result(signal=6, returncode=-6).check_returncode()
