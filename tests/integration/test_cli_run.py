@@ -1,0 +1,149 @@
+"""`xarch run` and `xarch targets` as a user (or CMake, cargo, go test) calls them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_xarch.targets import builtin_registry
+from tests.integration.test_run import ECHO, SEGV
+from tests.integration.test_run_timeouts import SPIN
+from tests.support.build import CrossBuilder
+from tests.support.tools import require_tool
+
+XARCH = str(Path(sys.executable).with_name("xarch"))
+
+
+def xarch(*args: str, stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [XARCH, *args], input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def echo(cross_build: CrossBuilder) -> str:
+    require_tool("qemu-aarch64", "qemu-user")
+    return str(cross_build.build("aarch64", ECHO, name="echo"))
+
+
+def test_exit_status_output_and_stdin_pass_through(echo: str) -> None:
+    completed = xarch("run", "--target", "arm64", "--", echo, "5", "a b", stdin="line\n")
+    assert completed.returncode == 5, completed.stderr
+    assert completed.stdout == "argc=3 [5] [a b]\nin:line\n"
+    assert completed.stderr == "to stderr\n"
+
+
+def test_success_is_zero(echo: str) -> None:
+    assert xarch("run", "--target", "aarch64-unknown-linux-gnu", echo).returncode == 0
+
+
+def test_program_after_double_dash_may_take_options(echo: str) -> None:
+    completed = xarch("run", "-t", "aarch64", "--", echo, "--help")
+    assert completed.returncode == 0
+    assert "[--help]" in completed.stdout
+
+
+def test_signal_is_128_plus_n_without_the_qemu_banner(cross_build: CrossBuilder) -> None:
+    require_tool("qemu-riscv64", "qemu-user")
+    program = str(cross_build.build("riscv64", SEGV, "-static", name="segv"))
+    completed = xarch("run", "--target", "riscv64", "--", program)
+    assert completed.returncode == 128 + 11
+    assert "uncaught target signal" not in completed.stderr
+
+
+def test_timeout_is_124(cross_build: CrossBuilder) -> None:
+    require_tool("qemu-aarch64", "qemu-user")
+    program = str(cross_build.build("aarch64", SPIN, "-static", name="spin"))
+    completed = xarch("run", "--target", "aarch64", "--timeout", "0.5", "--", program)
+    assert completed.returncode == 124
+    assert "timed out after 0.5s" in completed.stderr
+
+
+def test_cannot_run_is_127_with_one_clear_line(tmp_path: Path) -> None:
+    completed = xarch("run", "--target", "aarch64", "--", str(tmp_path / "missing"))
+    assert completed.returncode == 127
+    assert completed.stderr.startswith("xarch: error: ")
+    assert "no such file" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert completed.stderr.count("\n") == 1
+
+
+def test_missing_sysroot_via_the_command_line(echo: str, tmp_path: Path) -> None:
+    completed = xarch("run", "--target", "aarch64", "--sysroot", str(tmp_path), "--", echo)
+    assert completed.returncode == 127
+    assert "does not contain /lib/ld-linux-aarch64.so.1" in completed.stderr
+
+
+def test_unknown_target_is_127_and_suggests(echo: str) -> None:
+    completed = xarch("run", "--target", "aarch46", "--", echo)
+    assert completed.returncode == 127
+    assert "Did you mean 'aarch64'?" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "--target", "aarch64"],
+    ["run", "--target", "aarch64", "--"],
+    ["run", "--target", "aarch64", "--timeout", "0", "--", "/bin/true"],
+    ["run", "--", "/bin/true"],
+])
+def test_usage_errors_are_2(args: list[str]) -> None:
+    completed = xarch(*args)
+    assert completed.returncode == 2, completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_cpu_option_changes_the_model(cross_build: CrossBuilder) -> None:
+    require_tool("qemu-aarch64", "qemu-user")
+    from tests.integration.test_run import ATOMIC
+
+    program = str(cross_build.build(
+        "aarch64", ATOMIC, "-static", "-march=armv8.2-a", "-mno-outline-atomics", name="lse"))
+    assert xarch("run", "--target", "aarch64", "--", program).returncode == 128 + 4
+    passed = xarch("run", "--target", "aarch64", "--cpu", "max", "--", program)
+    assert (passed.returncode, passed.stdout) == (0, "0 5\n")
+
+
+def test_bad_configuration_is_one_clear_line(echo: str, tmp_path: Path) -> None:
+    (tmp_path / "xarch.toml").write_text("timeout = -1\n")
+    completed = subprocess.run(
+        [XARCH, "run", "--target", "aarch64", "--", echo], cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert completed.returncode == 127
+    assert "'timeout' = -1 is invalid" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_targets_json_lists_every_target_with_readiness() -> None:
+    completed = xarch("targets", "--json")
+    assert completed.returncode == 0, completed.stderr
+    rows = json.loads(completed.stdout)
+    assert [row["name"] for row in rows] == builtin_registry().names()
+    by_name = {row["name"]: row for row in rows}
+    aarch64 = by_name["aarch64"]
+    for key in ("runner", "qemu", "qemu_version", "sysroot", "compiler", "cpu", "packages"):
+        assert key in aarch64
+    assert aarch64["cpu"] == "cortex-a53"
+    assert aarch64["runner"] == "qemu"
+    if aarch64["qemu"]:
+        assert aarch64["qemu_version"][0].isdigit()
+        assert aarch64["cpu_known_to_qemu"] is True
+    require_tool("qemu-aarch64", "qemu-user")
+    require_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")
+    assert aarch64["sysroot"] == "/usr/aarch64-linux-gnu"
+    assert aarch64["compiler"].endswith("aarch64-linux-gnu-gcc")
+    for name in ("armv7", "riscv64", "ppc64le", "s390x", "i686", "armel"):
+        assert by_name[name]["cpu_known_to_qemu"] is True, name
+
+
+def test_targets_table_is_human_readable() -> None:
+    completed = xarch("targets")
+    assert completed.returncode == 0
+    lines = completed.stdout.splitlines()
+    assert lines[0].split()[:3] == ["target", "runner", "qemu"]
+    assert any(line.startswith("riscv64 ") for line in lines)
