@@ -1,0 +1,3 @@
+module example.com/xarchrecipe
+
+go 1.19
