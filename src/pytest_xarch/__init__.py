@@ -9,6 +9,8 @@ The library is usable without pytest::
 
 from __future__ import annotations
 
+from .checks import Finding
+from .checks import check_file as check
 from .config import Settings, load_settings
 from .errors import ConfigError, SetupError, UnknownTargetError, XarchError
 from .fidelity import Fidelity
@@ -18,6 +20,7 @@ from .targets import Target, builtin_registry, host_target, resolve_target
 __all__ = [
     "ConfigError",
     "Fidelity",
+    "Finding",
     "RunResult",
     "Settings",
     "SetupError",
@@ -25,6 +28,7 @@ __all__ = [
     "UnknownTargetError",
     "XarchError",
     "builtin_registry",
+    "check",
     "host_target",
     "load_settings",
     "resolve_target",

@@ -20,6 +20,7 @@ from .commands._common import EXIT_CANNOT_RUN, EXIT_USAGE, error
 COMMANDS = {
     "targets": "targets",
     "run": "run",
+    "check": "check",
 }
 
 

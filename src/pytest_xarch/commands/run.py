@@ -48,6 +48,7 @@ def main(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         capture=False,
         emulation_factor=settings.emulation_factor,
+        check=settings.check_before_run,
     )
     if result.unimplemented:
         print(f"xarch: QEMU does not implement:\n{result.unimplemented}", file=sys.stderr)

@@ -148,19 +148,26 @@ def run(
     runner: Optional[Runner] = None,
     capture: bool = True,
     emulation_factor: float = DEFAULT_EMULATION_FACTOR,
+    check: bool = True,
 ) -> RunResult:
     """Run `argv` (a target program and its arguments) for `target` and wait for it.
 
     `timeout` is in wall-clock seconds; without it the target's timeout (60 s by
     default) applies, multiplied by `emulation_factor` under emulation. On expiry
     the whole process tree is killed and the result says `timed_out`.
-    With `capture=False`, stdio is inherited instead of captured.
+    With `capture=False`, stdio is inherited instead of captured. With `check`,
+    the program is first verified statically (cached per file content) and an
+    error finding raises SetupError with its message instead of QEMU's.
     """
     if not argv:
         raise SetupError("nothing to run: give the program to run and its arguments")
     target = resolve_target(target)
     runner = runner or runner_for(target, cpu=cpu, sysroot=sysroot)
     program = locate_program(argv[0])
+    if check:
+        from ..checks import check_before_run
+
+        check_before_run(program, target, sysroot=getattr(runner, "sysroot", None), env=env)
     runner.prepare(program)
     guest_env = guest_environment(target, runner, env)
     limit = timeout or default_timeout(target, runner, emulation_factor)
