@@ -1,0 +1,48 @@
+# The two commands of the README. Each does all set-up on a fresh Debian/Ubuntu machine:
+#   make demo   provision QEMU + cross toolchains, create .venv, install, run the demo suite
+#   make test   the same set-up, then ruff, mypy and the test suite (pytest -n 2)
+# Set-up is idempotent: provisioning checks installed packages (well under a second when
+# nothing is missing); the virtualenv is rebuilt only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := build/stamps
+DEMO_TARGETS ?= aarch64,armv7,riscv64,x86_64
+PYTEST_ARGS ?=
+
+.PHONY: demo test setup provision lint typecheck unit clean-venv bench help
+
+help:
+	@echo "make demo    set up everything, then run the demo suite for $(DEMO_TARGETS)"
+	@echo "make test    set up everything, then ruff, mypy and the whole test suite"
+	@echo "make bench   the run-overhead benchmark (see docs/performance.md)"
+
+demo: setup
+	$(BIN)/pytest examples/demo -v --xarch=$(DEMO_TARGETS)
+
+test: setup lint typecheck
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+setup: provision $(STAMPS)/venv
+
+provision:
+	sh qemu/bootstrap.sh
+
+$(STAMPS)/venv: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	mkdir -p $(STAMPS) && touch $@
+
+lint: $(STAMPS)/venv
+	$(BIN)/ruff check src tests benchmarks qemu
+
+typecheck: $(STAMPS)/venv
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python benchmarks/bench_run.py
+
+clean-venv:
+	rm -rf $(VENV) $(STAMPS)
