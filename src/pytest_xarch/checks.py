@@ -360,7 +360,8 @@ class _Checker:
                    "statically")
         self.add(
             "missing-loader",
-            f"needs loader {interp}, absent from the sysroot {self.sysroot}: {why}",
+            f"dynamically linked, but the sysroot {self.sysroot} does not contain {interp}, "
+            f"its loader: {why}",
             interp=interp, sysroot=str(self.sysroot), expected=target.loader,
         )
         return False
