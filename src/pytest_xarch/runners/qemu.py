@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import os
 import re
@@ -110,7 +111,7 @@ class QemuRunner(Runner):
         return [*argv, "-cpu", self.cpu, *self.target.qemu_args]
 
     def prepare(self, program: str) -> None:
-        self._require_qemu()
+        self._require_cpu_model(self._require_qemu())
         if self.sysroot and sysroot_has_loader(self.sysroot, self.target):
             return
         interp = read_interp(program)
@@ -133,6 +134,21 @@ class QemuRunner(Runner):
             f"{program} is dynamically linked (loader {interp}) but no sysroot for target "
             f"'{self.target.name}' was found (looked in {looked}): {install}set `sysroot` in "
             f"[tool.pytest_xarch.target.{self.target.name}], pass --sysroot, or link statically"
+        )
+
+    def _require_cpu_model(self, qemu_path: str) -> None:
+        """SetupError naming the model and the QEMU version when QEMU lacks the pinned CPU."""
+        model = self.cpu.split(",", 1)[0]  # "qemu64,+avx2": the model before the features
+        known = qemu_cpu_models(qemu_path)
+        if not known or model in known:  # an unparsable listing is not proof of absence
+            return
+        near = difflib.get_close_matches(model, sorted(known), n=3, cutoff=0.6)
+        hint = f" (nearest: {', '.join(near)})" if near else ""
+        raise SetupError(
+            f"target '{self.target.name}' needs CPU model '{model}', which "
+            f"{self.target.qemu_binary} {qemu_version(qemu_path)} does not have{hint}: "
+            f"install a newer QEMU, or choose a model from `{self.target.qemu_binary} -cpu help`"
+            f" (set cpu in [tool.pytest_xarch.target.{self.target.name}] or pass --cpu)"
         )
 
     def command(
