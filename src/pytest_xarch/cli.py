@@ -21,6 +21,7 @@ COMMANDS = {
     "targets": "targets",
     "run": "run",
     "check": "check",
+    "canary": "canary",
 }
 
 

@@ -77,8 +77,10 @@ class Compiler:
         return self.argv[0]
 
     def describe(self) -> str:
-        """One line for listings: `gcc: /usr/bin/aarch64-linux-gnu-gcc`."""
-        return f"{self.kind}: {shlex.join(self.argv)}"
+        """The command, short: `aarch64-linux-gnu-gcc`, `zig cc -target aarch64-linux-musl`."""
+        if self.kind == "zig":
+            return shlex.join(["zig", *self.argv[3:]])
+        return shlex.join([os.path.basename(self.argv[0]), *self.argv[1:]])
 
 
 def default_cache_dir() -> Path:

@@ -109,7 +109,7 @@ class CanaryResult:
     def explain(self) -> str:
         """The summary, the notes and the canary's own output, for an error report."""
         lines = [self.summary(), *self.notes]
-        if self.output.strip():
+        if self.output.strip() and self.output.strip() != self.reason.strip():
             lines.append(f"--- canary output ---\n{self.output.rstrip()}")
         for result in self.runs:
             if result.unimplemented:

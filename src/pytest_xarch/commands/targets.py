@@ -17,15 +17,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def target_readiness(target: Any) -> dict[str, Any]:
     """What this host has for running `target`: runner, emulator, sysroot, compiler."""
-    import shutil
-
+    from ..errors import XarchError
     from ..runners import QemuRunner, runner_kind
     from ..runners.qemu import qemu_cpu_models, qemu_version
+    from ..toolchain import find_compiler
 
     emulator = QemuRunner(target)
     qemu_path = emulator.qemu_path
     sysroot = emulator.sysroot
-    compiler = shutil.which(f"{target.triple}-gcc")
+    compilers: dict[str, Any] = {}
+    for lang in ("c", "c++"):
+        try:
+            found = find_compiler(target, lang)
+            compilers[lang] = {"kind": found.kind, "command": found.describe(),
+                               "argv": list(found.argv)}
+        except XarchError:
+            compilers[lang] = None
     cpu_known = None if not qemu_path else target.emulation_cpu in qemu_cpu_models(qemu_path)
     return {
         "name": target.name,
@@ -38,7 +45,8 @@ def target_readiness(target: Any) -> dict[str, Any]:
         "qemu": qemu_path,
         "qemu_version": qemu_version(qemu_path) if qemu_path else None,
         "sysroot": str(sysroot) if sysroot else None,
-        "compiler": compiler,
+        "compiler": compilers["c"]["command"] if compilers["c"] else None,
+        "compilers": compilers,
         "packages": list(target.packages),
     }
 
@@ -57,7 +65,8 @@ def main(args: argparse.Namespace) -> int:
     table = [header]
     for row in rows:
         qemu = f"{row['qemu_version']}" if row["qemu"] else "missing"
-        cpu = row["cpu"] if row["cpu_known_to_qemu"] is not False else f"{row['cpu']} (unknown)"
+        cpu = row["cpu"] if row["cpu_known_to_qemu"] is not False else (
+            f"{row['cpu']} (NOT IN QEMU {row['qemu_version']})")
         table.append((
             row["name"], row["runner"], qemu, cpu,
             row["sysroot"] or "-", row["compiler"] or "-",
