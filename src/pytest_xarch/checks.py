@@ -209,19 +209,23 @@ class _Checker:
                 found=facts.machine, found_name=facts.machine_name, expected=target.machine,
             )
         if facts.bits != target.bits:
+            fix = "" if self.findings else (
+                f": build with {target.triple}-gcc without -m{facts.bits}, -mx32 or -mabi "
+                "options that change the word size")
             self.add(
                 "wrong-class",
                 f"{facts.bits}-bit ELF, target '{target.name}' runs {target.bits}-bit "
-                f"programs: build with {target.triple}-gcc without -m{facts.bits}, -mx32 or "
-                "-mabi options that change the word size",
+                f"programs{fix}",
                 found=facts.bits, expected=target.bits,
             )
         if facts.endian != target.endian:
+            fix = "" if self.findings else (
+                f": rebuild with the {target.triple} toolchain and no -m{facts.endian}-endian "
+                "option")
             self.add(
                 "wrong-endian",
-                f"{facts.endian}-endian code, target '{target.name}' is {target.endian}-endian: "
-                f"rebuild with the {target.triple} toolchain and no -m{facts.endian}-endian "
-                "option",
+                f"{facts.endian}-endian code, target '{target.name}' is {target.endian}-endian"
+                f"{fix}",
                 found=facts.endian, expected=target.endian,
             )
         return not self.findings

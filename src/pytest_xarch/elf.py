@@ -242,7 +242,9 @@ def _read_uncached(path: PathLike, size: int) -> tuple[str, Union[ElfFacts, ElfE
             stream.fileno(), 0, access=mmap.ACCESS_READ
         ) as data:
             digest = hashlib.sha256(data).hexdigest()
-            return digest, _decode(data, digest)
+            with _lock:
+                known = _by_digest.get(digest)  # the same content under another name
+            return digest, known if known is not None else _decode(data, digest)
     except OSError as error:
         raise SetupError(f"{os.fspath(path)}: cannot be read ({error.strerror})") from None
 
