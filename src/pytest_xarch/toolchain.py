@@ -42,9 +42,11 @@ __all__ = [
     "Compiler",
     "build",
     "build_key",
+    "clear_compiler_cache",
     "default_cache_dir",
     "find_compiler",
     "trim_compiler_output",
+    "zig_available",
 ]
 
 LANGS = ("c", "c++")
@@ -166,13 +168,18 @@ def _clang(target: Target, lang: str) -> Optional[list[str]]:
 
 
 def _zig(target: Target, lang: str) -> Optional[list[str]]:
-    if not target.zig or importlib.util.find_spec("ziglang") is None:
+    if not target.zig or not zig_available():
         return None
     zig_target = target.zig
     if target.libc == "glibc" and target.glibc:
         zig_target = f"{zig_target}.{target.glibc}"  # link against the target's glibc floor
     return [sys.executable, "-m", "ziglang", "c++" if lang == "c++" else "cc",
             "-target", zig_target]
+
+
+def zig_available() -> bool:
+    """Whether the optional `ziglang` package (pytest-xarch[zig]) is importable."""
+    return importlib.util.find_spec("ziglang") is not None
 
 
 @functools.cache

@@ -30,7 +30,7 @@ from ..runners import Runner, RunResult, run
 from ..targets import Target, resolve_target
 from ..toolchain import build, find_compiler
 
-__all__ = ["CanaryResult", "Probe", "parse_output", "run_canary"]
+__all__ = ["CanaryResult", "Probe", "judge", "parse_output", "run_canary"]
 
 DEFAULT_TIMEOUT = 30.0  # wall-clock seconds per canary program; it needs well under one
 _SOURCES = {"c": "canary.c", "c++": "canary.cpp"}
@@ -195,8 +195,13 @@ def _run_one(
         outputs.append(str(problem))
         result._fail("setup", str(problem).splitlines()[0])
         return False
-    result.runs.append(ran)
     outputs.append(ran.stdout.rstrip() + (f"\n{ran.stderr.rstrip()}" if ran.stderr.strip() else ""))
+    return judge(result, lang, ran)
+
+
+def judge(result: CanaryResult, lang: str, ran: RunResult) -> bool:
+    """Add the probes of one canary run to `result`; False (and the failure) when it failed."""
+    result.runs.append(ran)
     parsed = parse_output(ran.stdout)
     result.probes += parsed.probes
     if parsed.plan is None:

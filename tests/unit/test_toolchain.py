@@ -1,0 +1,253 @@
+"""Toolchain discovery order, cache keys and error trimming, with fake compilers on PATH.
+
+The real compilers are exercised in tests/integration/test_toolchain.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_xarch import toolchain
+from pytest_xarch.errors import SetupError
+from pytest_xarch.targets import Target, resolve_target
+from pytest_xarch.toolchain import (
+    BuildError,
+    Compiler,
+    build,
+    build_key,
+    find_compiler,
+    trim_compiler_output,
+)
+
+FAKE_COMPILER = """#!{python}
+import sys
+if "--version" in sys.argv:
+    print("{name} (Fake) 1.0")
+    sys.exit(0)
+out = sys.argv[sys.argv.index("-o") + 1]
+with open(out, "w") as f:
+    f.write("built by {name}: " + " ".join(sys.argv[1:]))
+"""
+
+
+def _fake(folder: Path, name: str) -> Path:
+    path = folder / name
+    path.write_text(FAKE_COMPILER.format(python=sys.executable, name=name))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+@pytest.fixture
+def fake_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty PATH directory, with zig hidden and the discovery cache cleared."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    monkeypatch.setenv("PATH", str(folder))
+    monkeypatch.setattr(toolchain, "zig_available", lambda: False)
+    # Fake artifacts are not ELF files: the static check is proven by the integration tests.
+    monkeypatch.setattr(toolchain, "_check_artifact", lambda artifact, target: None)
+    toolchain.clear_compiler_cache()
+    yield folder
+    toolchain._find_compiler.cache_clear()  # _identity may still be a test's stand-in here
+
+
+def _with(target: str, **settings: object) -> Target:
+    return dataclasses.replace(resolve_target(target), **settings)  # type: ignore[arg-type]
+
+
+def test_gnu_prefixed_compiler_is_found_first(fake_path: Path) -> None:
+    _fake(fake_path, "aarch64-linux-gnu-gcc")
+    _fake(fake_path, "clang")
+    compiler = find_compiler("aarch64")
+    assert compiler.kind == "gcc"
+    assert compiler.argv == (str(fake_path / "aarch64-linux-gnu-gcc"),)
+    assert compiler.identity.endswith("aarch64-linux-gnu-gcc (Fake) 1.0")
+    assert compiler.describe() == "aarch64-linux-gnu-gcc"
+
+
+def test_cxx_uses_the_gnu_gxx(fake_path: Path) -> None:
+    _fake(fake_path, "aarch64-linux-gnu-gcc")
+    _fake(fake_path, "aarch64-linux-gnu-g++")
+    assert find_compiler("aarch64", "c++").path.endswith("aarch64-linux-gnu-g++")
+    assert find_compiler("aarch64", "cxx").lang == "c++"
+
+
+def test_configured_compiler_wins_and_keeps_its_arguments(fake_path: Path) -> None:
+    _fake(fake_path, "aarch64-linux-gnu-gcc")
+    _fake(fake_path, "my-cc")
+    compiler = find_compiler(_with("aarch64", cc="my-cc --sysroot=/opt/x"))
+    assert compiler.kind == "config"
+    assert compiler.argv == (str(fake_path / "my-cc"), "--sysroot=/opt/x")
+
+
+def test_configured_compiler_that_does_not_exist_is_an_error_not_a_fallback(
+    fake_path: Path,
+) -> None:
+    _fake(fake_path, "aarch64-linux-gnu-gcc")
+    with pytest.raises(SetupError, match=r"sets cc = 'nonexistent-cc'.*not an executable"):
+        find_compiler(_with("aarch64", cc="nonexistent-cc"))
+
+
+def test_clang_needs_a_sysroot(fake_path: Path, tmp_path: Path) -> None:
+    _fake(fake_path, "clang")
+    sysroot = tmp_path / "root"
+    (sysroot / "lib").mkdir(parents=True)
+    (sysroot / "lib" / "ld-linux-aarch64.so.1").write_text("")
+    compiler = find_compiler(_with("aarch64", sysroot=str(sysroot)))
+    assert compiler.kind == "clang"
+    assert compiler.argv[1:] == ("--target=aarch64-linux-gnu", f"--sysroot={sysroot}")
+    with pytest.raises(SetupError):
+        find_compiler(_with("aarch64", sysroot=str(tmp_path / "missing")))
+
+
+def test_musl_targets_prefer_zig(fake_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake(fake_path, "aarch64-linux-musl-gcc")
+    assert find_compiler("aarch64-musl").kind == "gcc"  # zig hidden: the GNU one
+    toolchain.clear_compiler_cache()
+    monkeypatch.setattr(toolchain, "zig_available", lambda: True)
+    monkeypatch.setattr(toolchain, "_identity", lambda argv: "zig (fake identity)")
+    compiler = find_compiler("aarch64-musl")
+    assert compiler.kind == "zig"
+    assert compiler.argv[1:] == ("-m", "ziglang", "cc", "-target", "aarch64-linux-musl")
+    assert compiler.describe() == "zig cc -target aarch64-linux-musl"
+    assert find_compiler("aarch64").kind == "zig"  # no gcc for glibc aarch64 on this PATH
+
+
+def test_zig_links_against_the_targets_glibc_floor(
+    fake_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(toolchain, "zig_available", lambda: True)
+    monkeypatch.setattr(toolchain, "_identity", lambda argv: "zig (fake identity)")
+    compiler = find_compiler(_with("armv7", glibc="2.31"), "c++")
+    assert compiler.argv[2:] == ("ziglang", "c++", "-target", "arm-linux-gnueabihf.2.31")
+
+
+def test_no_compiler_names_the_debian_package_and_the_zig_extra(fake_path: Path) -> None:
+    with pytest.raises(SetupError) as caught:
+        find_compiler("riscv64", "c++")
+    message = str(caught.value)
+    assert "no C++ compiler for target 'riscv64'" in message
+    assert "apt-get install g++-riscv64-linux-gnu libc6-dev-riscv64-cross" in message
+    assert "pytest-xarch[zig]" in message
+
+
+def test_unknown_language_is_a_clear_error() -> None:
+    with pytest.raises(BuildError, match="unknown language 'fortran'"):
+        find_compiler("aarch64", "fortran")
+
+
+def _key(tmp_path: Path, source: str, flags: tuple[str, ...] = (), static: bool = False,
+         identity: str = "gcc 12", target: str = "aarch64") -> str:
+    path = tmp_path / "prog.c"
+    path.write_text(source)
+    compiler = Compiler("gcc", ("/usr/bin/gcc",), identity)
+    return build_key(resolve_target(target), compiler, [path], flags, static)
+
+
+def test_cache_key_covers_sources_headers_flags_compiler_target_and_linking(
+    tmp_path: Path,
+) -> None:
+    base = _key(tmp_path, "int main(void){return 0;}")
+    assert base == _key(tmp_path, "int main(void){return 0;}")
+    assert base != _key(tmp_path, "int main(void){return 1;}")
+    assert base != _key(tmp_path, "int main(void){return 0;}", flags=("-O2",))
+    assert base != _key(tmp_path, "int main(void){return 0;}", static=True)
+    assert base != _key(tmp_path, "int main(void){return 0;}", identity="gcc 13")
+    assert base != _key(tmp_path, "int main(void){return 0;}", target="armv7")
+    (tmp_path / "config.h").write_text("#define N 1\n")
+    with_header = _key(tmp_path, "int main(void){return 0;}")
+    assert with_header != base
+    (tmp_path / "config.h").write_text("#define N 2\n")
+    assert _key(tmp_path, "int main(void){return 0;}") != with_header
+
+
+def test_build_caches_logs_and_copies_with_a_fake_compiler(
+    fake_path: Path, tmp_path: Path,
+) -> None:
+    _fake(fake_path, "aarch64-linux-gnu-gcc")
+    source = tmp_path / "hello.c"
+    source.write_text("int main(void) { return 0; }\n")
+    cache = tmp_path / "cache"
+    first = build("aarch64", [source], cflags=["-O2"], cache_dir=cache)
+    again = build("aarch64", source, cflags=["-O2"], cache_dir=cache)
+    assert first == again and first.name == "hello" and first.parent.parent == cache
+    assert "-O2" in first.read_text()
+    assert len((cache / "builds.log").read_text().splitlines()) == 1
+    copy = build("aarch64", [source], cflags=["-O2"], cache_dir=cache,
+                 output=tmp_path / "out" / "renamed")
+    assert copy == tmp_path / "out" / "renamed" and copy.read_text() == first.read_text()
+    build("aarch64", [source], cflags=["-O2"], static=True, cache_dir=cache)
+    assert len((cache / "builds.log").read_text().splitlines()) == 2
+    assert not list(cache.glob(".tmp-*"))
+
+
+def test_cpp_suffix_switches_to_cxx(fake_path: Path, tmp_path: Path) -> None:
+    _fake(fake_path, "aarch64-linux-gnu-g++")
+    source = tmp_path / "x.cpp"
+    source.write_text("int main() {}\n")
+    artifact = build("aarch64", [source], cache_dir=tmp_path / "cache")
+    assert artifact.read_text().startswith("built by aarch64-linux-gnu-g++")
+
+
+def test_missing_source_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(BuildError, match=r"source file .*nope\.c does not exist"):
+        build("aarch64", [tmp_path / "nope.c"], cache_dir=tmp_path)
+    with pytest.raises(BuildError, match="nothing to build"):
+        build("aarch64", [], cache_dir=tmp_path)
+
+
+GCC_OUTPUT = """\
+x.c: In function 'f':
+x.c:2:20: warning: unused variable 'a' [-Wunused-variable]
+    2 | int f(void) { int a; return 0; }
+      |                    ^
+x.c: In function 'main':
+x.c:5:13: error: 'nope' undeclared (first use in this function)
+    5 |     int x = nope + 1;
+      |             ^~~~
+x.c:5:13: note: each undeclared identifier is reported only once for each function
+x.c:9:1: error: expected ';' before '}' token
+    9 | }
+      | ^
+"""
+
+
+def test_trim_keeps_errors_with_their_excerpts_and_drops_warnings_and_notes() -> None:
+    trimmed = trim_compiler_output(GCC_OUTPUT)
+    assert trimmed.splitlines() == [
+        "x.c:5:13: error: 'nope' undeclared (first use in this function)",
+        "    5 |     int x = nope + 1;",
+        "      |             ^~~~",
+        "x.c:9:1: error: expected ';' before '}' token",
+        "    9 | }",
+        "      | ^",
+    ]
+
+
+def test_trim_keeps_linker_errors_and_caps_the_length() -> None:
+    linker = "\n".join(
+        [f"/usr/bin/ld: x.o: in function `f{i}':" for i in range(3)]
+        + [f"x.c:(.text+0x{i:x}): undefined reference to `g{i}'" for i in range(40)]
+        + ["collect2: error: ld returned 1 exit status"]
+    )
+    trimmed = trim_compiler_output(linker, limit=10).splitlines()
+    assert trimmed[0] == "x.c:(.text+0x0): undefined reference to `g0'"
+    assert len(trimmed) == 11 and trimmed[-1] == "... (31 more lines)"
+
+
+def test_trim_falls_back_to_the_last_lines() -> None:
+    text = "\n".join(f"line {i}" for i in range(50))
+    assert trim_compiler_output(text, limit=3) == "line 47\nline 48\nline 49"
+
+
+def test_default_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "/x/cache")
+    assert toolchain.default_cache_dir() == Path("/x/cache/pytest-xarch")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert toolchain.default_cache_dir() == Path(os.path.expanduser("~/.cache/pytest-xarch"))
