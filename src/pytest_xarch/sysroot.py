@@ -227,25 +227,28 @@ def _search_dirs(
     defaults: Sequence[Path],
 ) -> list[Path]:
     """The loader's search order for one object's DT_NEEDED entries, as host paths."""
-    guest: list[tuple[Path, str]] = []
+    dirs: list[Optional[Path]] = []
     if not facts.runpath:
         # DT_RPATH of the object, then of the objects that loaded it (the program last).
         for owner_path, owner in [(path, facts), *reversed(chain_rpaths)]:
-            guest += [(owner_path.parent, entry) for entry in owner.rpath]
-    guest += [(path.parent, entry) for entry in extra]
-    guest += [(path.parent, entry) for entry in facts.runpath]
-    dirs: list[Path] = []
-    for origin, entry in guest:
-        expanded = _expand(entry, origin, facts.bits)
-        if expanded is None:
-            continue
-        if "$ORIGIN" in entry or "${ORIGIN}" in entry or not os.path.isabs(entry):
-            dirs.append(Path(expanded))  # relative to where the object itself sits
-        else:
-            inside = resolve_in_sysroot(sysroot, expanded)
-            if inside is not None:
-                dirs.append(inside)
-    return dirs + list(defaults)
+            dirs += [_search_dir(e, owner_path.parent, sysroot, facts.bits) for e in owner.rpath]
+    for entry in extra:  # LD_LIBRARY_PATH: QEMU looks in the sysroot, then on the host
+        inside = resolve_in_sysroot(sysroot, entry) if os.path.isabs(entry) else None
+        dirs.append(inside if inside is not None else Path(entry))
+    dirs += [_search_dir(entry, path.parent, sysroot, facts.bits) for entry in facts.runpath]
+    return [d for d in dirs if d is not None] + list(defaults)
+
+
+def _search_dir(entry: str, origin: Path, sysroot: str, bits: int) -> Optional[Path]:
+    """One RPATH/RUNPATH entry as a host path: $ORIGIN-relative, or inside the sysroot."""
+    expanded = _expand(entry, origin, bits)
+    if expanded is None:
+        return None
+    if "$ORIGIN" in entry or "${ORIGIN}" in entry:
+        return Path(expanded)  # relative to where the object itself sits
+    if not os.path.isabs(entry):
+        return None  # relative to the working directory at run time: unknowable here
+    return resolve_in_sysroot(sysroot, expanded)
 
 
 def _compatible(candidate: Path, facts: ElfFacts) -> Optional[ElfFacts]:
