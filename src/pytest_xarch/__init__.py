@@ -9,13 +9,47 @@ The library is usable without pytest::
 
 from __future__ import annotations
 
-from .checks import Finding
-from .checks import check_file as check
-from .config import Settings, load_settings
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import ConfigError, SetupError, UnknownTargetError, XarchError
 from .fidelity import Fidelity
-from .runners import RunResult, run, runner_for
-from .targets import Target, builtin_registry, host_target, resolve_target
+
+if TYPE_CHECKING:
+    from .checks import Finding
+    from .checks import check_file as check
+    from .config import Settings, load_settings
+    from .runners import RunResult, run, runner_for
+    from .targets import Target, builtin_registry, host_target, resolve_target
+
+# Imported on first use (PEP 562), so that `xarch run` and the pytest plugin load
+# only the modules they need: the ELF reader alone costs tens of milliseconds.
+_LAZY = {
+    "Finding": ("checks", "Finding"),
+    "check": ("checks", "check_file"),
+    "Settings": ("config", "Settings"),
+    "load_settings": ("config", "load_settings"),
+    "RunResult": ("runners", "RunResult"),
+    "run": ("runners", "run"),
+    "runner_for": ("runners", "runner_for"),
+    "Target": ("targets", "Target"),
+    "builtin_registry": ("targets", "builtin_registry"),
+    "host_target": ("targets", "host_target"),
+    "resolve_target": ("targets", "resolve_target"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(f".{module_name}", __name__), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 __all__ = [
     "ConfigError",

@@ -187,3 +187,52 @@ def test_run_result_outcomes() -> None:
     assert _result(signal=4, returncode=-4).signal_name == "SIGILL"
     with pytest.raises(Exception, match="exit status 134"):
         _result(signal=6, returncode=-6).check_returncode()
+
+
+def _fake_qemu(folder: Path, version: str) -> Path:
+    script = folder / "qemu-fake"
+    script.write_text(
+        f"#!/bin/sh\necho run >> {folder / 'calls'}\necho 'qemu-fake version {version}'\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def _calls(folder: Path) -> int:
+    calls = folder / "calls"
+    return len(calls.read_text().splitlines()) if calls.exists() else 0
+
+
+def test_qemu_answers_are_cached_on_disk_until_the_binary_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from pytest_xarch.runners.qemu_cache import qemu_says
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("XARCH_NO_CACHE", raising=False)
+    qemu = _fake_qemu(tmp_path, "1.0")
+    assert qemu_says(str(qemu), ["--version"]) == "qemu-fake version 1.0\n"
+    assert qemu_says(str(qemu), ["--version"]) == "qemu-fake version 1.0\n"
+    assert _calls(tmp_path) == 1
+    entries = list((tmp_path / "cache" / "pytest-xarch" / "qemu").iterdir())
+    assert len(entries) == 1 and not entries[0].name.startswith(".partial")
+    _fake_qemu(tmp_path, "2.0")  # an upgraded emulator
+    os.utime(qemu, ns=(1, 1))
+    assert qemu_says(str(qemu), ["--version"]) == "qemu-fake version 2.0\n"
+    assert _calls(tmp_path) == 2
+    monkeypatch.setenv("XARCH_NO_CACHE", "1")
+    qemu_says(str(qemu), ["--version"])
+    assert _calls(tmp_path) == 3
+
+
+def test_unwritable_cache_is_not_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_xarch.runners.qemu_cache import qemu_says
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a file where a directory should be
+    monkeypatch.delenv("XARCH_NO_CACHE", raising=False)
+    qemu = _fake_qemu(tmp_path, "3.0")
+    assert qemu_says(str(qemu), ["--version"]) == "qemu-fake version 3.0\n"

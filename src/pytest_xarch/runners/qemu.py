@@ -15,10 +15,10 @@ from typing import Optional
 from ..elf import read_interp
 from ..errors import SetupError
 from ..fidelity import Fidelity
-from ..process import run_tool
 from ..sysroot import find_sysroot, sysroot_has_loader
 from ..targets import Target
 from .base import Runner, RunResult, is_loader_variable
+from .qemu_cache import qemu_says
 
 # `qemu: uncaught target signal 4 (Illegal instruction) - core dumped`
 _SIGNAL_BANNER = re.compile(
@@ -35,16 +35,15 @@ _UNIMP_LOG = "qemu-unimplemented.log"
 
 @functools.cache
 def qemu_version(qemu_path: str) -> str:
-    """`7.2.22` for the QEMU at `qemu_path` (asked once per process)."""
-    completed = run_tool([qemu_path, "--version"], timeout=10)
-    match = re.search(r"version (\S+)", completed.stdout)
+    """`7.2.22` for the QEMU at `qemu_path` (asked once per binary, cached on disk)."""
+    match = re.search(r"version (\S+)", qemu_says(qemu_path, ["--version"]))
     return match.group(1) if match else "unknown"
 
 
 @functools.cache
 def qemu_cpu_models(qemu_path: str) -> frozenset[str]:
     """CPU model names `qemu_path -cpu help` lists."""
-    listing = run_tool([qemu_path, "-cpu", "help"], timeout=10).stdout
+    listing = qemu_says(qemu_path, ["-cpu", "help"])
     models: set[str] = set()
     for line in listing.splitlines():
         words = line.split()
