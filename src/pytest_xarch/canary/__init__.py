@@ -185,7 +185,8 @@ def _run_one(
                             static=result.static, lang=lang, cache_dir=cache_dir)
     except XarchError as problem:
         outputs.append(str(problem))
-        result._fail("build", f"the {lang.upper()} canary could not be built (see output)")
+        lines = [line.strip() for line in str(problem).splitlines()[:2]]
+        result._fail("build", " ".join(lines)[:300])
         return False
     args: Sequence[str] = (str(program), str(target.bits), target.endian) if lang == "c" else (
         str(program),)
