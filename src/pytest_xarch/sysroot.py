@@ -163,11 +163,15 @@ def _libc_version(path: str, size: int, mtime_ns: int) -> Optional[str]:
         facts = read_facts(path)
     except (ElfError, SetupError):
         return None
+    match = None
     try:
         with open(path, "rb") as stream:
-            match = _GLIBC_BANNER.search(stream.read(min(size, 64 << 20)))
+            data = stream.read(min(size, 64 << 20))
     except OSError:
-        match = None
+        data = b""
+    start = data.find(b"GNU C Library")  # a plain search first: far faster than the regex
+    if start >= 0:
+        match = _GLIBC_BANNER.match(data, start)
     if match:
         return match.group(1).decode()
     versions = [v for v in facts.version_defs if re.fullmatch(r"GLIBC_\d+(\.\d+)+", v)]
