@@ -167,7 +167,8 @@ def run(
     if check:
         from ..checks import check_before_run
 
-        check_before_run(program, target, sysroot=getattr(runner, "sysroot", None), env=env)
+        check_env = {**target.env, **(env or {})}  # LD_LIBRARY_PATH counts as the loader's
+        check_before_run(program, target, sysroot=getattr(runner, "sysroot", None), env=check_env)
     runner.prepare(program)
     guest_env = guest_environment(target, runner, env)
     limit = timeout or default_timeout(target, runner, emulation_factor)
