@@ -112,7 +112,8 @@ def main() -> int:
     for name, value in medians.items():
         print(f"  {name:<13} {value * 1000:8.2f} ms   {value / base:6.2f}x readelf")
     ratio = medians["check cold"] / base
-    print(f"check cold / readelf = {ratio:.2f} (goal <= {GOAL}): {'ok' if ratio <= GOAL else 'MISSED'}")
+    verdict = "ok" if ratio <= GOAL else "MISSED"
+    print(f"check cold / readelf = {ratio:.2f} (goal <= {GOAL}): {verdict}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({
         "file": path, "target": args.target, "rounds": args.rounds,
