@@ -64,12 +64,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--xarch-report", metavar="PATH", default=None,
         help="write a JSON report: one record per test and per target",
     )
+    group.addoption(
+        "--xarch-canary", action="store_true", default=None,
+        help="run the self-test canary for each target first; a failing target's tests "
+        "become errors",
+    )
     parser.addini("xarch_targets", type="args", default=[], help="default --xarch targets")
     parser.addini("xarch_timeout", default="", help="seconds per run before the emulation factor")
     parser.addini("xarch_emulation_factor", default="", help="timeout multiplier under QEMU")
     parser.addini("xarch_min_fidelity", default="", help="default --xarch-min-fidelity")
     parser.addini("xarch_check_before_run", type="bool", default=True,
                   help="statically check every binary before running it")
+    parser.addini("xarch_canary", type="bool", default=False, help="default --xarch-canary")
 
 
 def _ini_number(config: pytest.Config, name: str) -> Optional[float]:
@@ -86,7 +92,7 @@ def _ini_number(config: pytest.Config, name: str) -> Optional[float]:
 
 
 def _build_state(config: pytest.Config) -> XarchSession:
-    settings = load_settings(Path(config.invocation_params.dir))
+    settings = load_settings(Path(config.rootpath))
     ini_targets = config.getini("xarch_targets")
     if "targets" not in settings.provided and ini_targets:
         settings.targets = split_targets(",".join(ini_targets))
@@ -96,6 +102,10 @@ def _build_state(config: pytest.Config) -> XarchSession:
             setattr(settings, key, value)
     if "check_before_run" not in settings.provided:
         settings.check_before_run = bool(config.getini("xarch_check_before_run"))
+    if config.getoption("xarch_canary") is not None:
+        settings.canary = True
+    elif "canary" not in settings.provided:
+        settings.canary = bool(config.getini("xarch_canary"))
     level = (
         config.getoption("xarch_min_fidelity")
         or settings.min_fidelity
@@ -178,6 +188,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _item_target(item: pytest.Item) -> Optional[Target]:
+    """The target of an xarch item: collected binaries say it, parametrized tests carry it."""
+    own = getattr(item, "xarch_target", None)
+    if isinstance(own, Target):
+        return own
     callspec = getattr(item, "callspec", None)
     if callspec is None or ARGNAME not in callspec.params:
         return None
@@ -185,6 +199,13 @@ def _item_target(item: pytest.Item) -> Optional[Target]:
     if isinstance(value, NoTarget):
         return None
     return _state(item.config).target(value)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Optional[pytest.Collector]:
+    """Cross-built test executables (GoogleTest, Catch2, Go, Rust, CTest, plain)."""
+    from .collect import collect_file
+
+    return collect_file(file_path, parent, _state(parent.config))
 
 
 def pytest_collection_modifyitems(
@@ -214,10 +235,28 @@ def pytest_collection_modifyitems(
         items[:] = kept
 
 
+def _cache_dir(config: pytest.Config) -> Path:
+    """Where built artifacts live: the pytest cache, shared by xdist workers."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("xarch"))
+    return Path(config.rootpath) / ".xarch-cache"
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    marker = item.get_closest_marker("hardware_only")
     target = _item_target(item)
-    if marker is None or target is None:
+    if target is None:
+        return
+    state = _state(item.config)
+    if state.settings.canary:
+        canary = state.canary(target, _cache_dir(item.config))
+        if not canary.ok:
+            pytest.fail(
+                f"the canary failed for target {target.name}, so its tests cannot be "
+                f"trusted:\n{canary.explain()}", pytrace=False,
+            )
+    marker = item.get_closest_marker("hardware_only")
+    if marker is None:
         return
     reason = parse_hardware_only(marker.args, marker.kwargs)
     kind, description, fidelity = _state(item.config).runner_summary(target)
@@ -238,7 +277,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         runner: Optional[Runner] = state.runner(target)
     except XarchError:
         runner = None
-    runs: list[RunResult] = item.stash.get(RUNS, [])
+    runs: list[RunResult] = list(getattr(item, "xarch_runs", None) or item.stash.get(RUNS, []))
     props = run_properties(target, runs, runner)
     if UNPROVEN in item.stash:
         props[PROP_UNPROVEN] = item.stash[UNPROVEN]
@@ -350,6 +389,7 @@ def xarch_run(request: pytest.FixtureRequest, xarch_target: Target) -> Iterator[
                 stdin=stdin, env=env, cwd=str(cwd) if cwd is not None else None,
                 timeout=timeout, runner=state.runner(target),
                 emulation_factor=state.settings.emulation_factor,
+                check=state.settings.check_before_run,
             )
         except XarchError as error:
             pytest.fail(str(error), pytrace=False)
@@ -357,3 +397,65 @@ def xarch_run(request: pytest.FixtureRequest, xarch_target: Target) -> Iterator[
         return result
 
     yield run_for_target
+
+
+BuildFunction = Callable[..., Path]
+
+
+@pytest.fixture
+def xarch_build(request: pytest.FixtureRequest, xarch_target: Target) -> BuildFunction:
+    """`xarch_build(sources, *, output=None, cflags=(), ldflags=(), static=False, lang="c")`.
+
+    Compiles for the current target (cached by content) and returns the artifact.
+    Relative source paths are relative to the test file's directory.
+    """
+    from .toolchain import build
+
+    state = _state(request.config)
+    target = state.target(xarch_target)
+    base = Path(request.path).parent
+
+    def build_for_target(
+        sources: Union[str, Path, Sequence[Union[str, Path]]], *,
+        output: Union[str, Path, None] = None, cflags: Sequence[str] = (),
+        ldflags: Sequence[str] = (), static: bool = False, lang: str = "c",
+    ) -> Path:
+        items = [sources] if isinstance(sources, (str, Path)) else list(sources)
+        paths = [base / item for item in items]
+        try:
+            artifact: Path = build(
+                target, paths, output=Path(output) if output else None, cflags=cflags,
+                ldflags=ldflags, static=static, lang=lang, cache_dir=_cache_dir(request.config),
+            )
+        except XarchError as error:
+            pytest.fail(str(error), pytrace=False)
+        return artifact
+
+    return build_for_target
+
+
+class StaticChecker:
+    """`xarch_check(path)` -> findings for the current target; `.assert_clean(path)`."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def __call__(self, path: Union[str, Path]) -> list[Any]:
+        from .checks import check_file
+
+        return list(check_file(Path(path), self.target))
+
+    def assert_clean(self, path: Union[str, Path]) -> None:
+        """Fail the test with every error finding's message, if there is any."""
+        from .checks import errors, format_finding
+
+        found = errors(self(path))
+        if found:
+            lines = "\n".join(format_finding(finding) for finding in found)
+            pytest.fail(f"{path} would not run on {self.target.name}:\n{lines}", pytrace=False)
+
+
+@pytest.fixture
+def xarch_check(request: pytest.FixtureRequest, xarch_target: Target) -> StaticChecker:
+    """Static verification for the current target (fidelity `static`)."""
+    return StaticChecker(_state(request.config).target(xarch_target))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from .config import Settings, split_targets
@@ -174,6 +175,7 @@ class XarchSession:
     deselected: list[Deselection] = field(default_factory=list)
     usage_errors: list[str] = field(default_factory=list)
     _runners: dict[str, Runner] = field(default_factory=dict)
+    _canaries: dict[str, Any] = field(default_factory=dict)
     _runner_errors: dict[str, str] = field(default_factory=dict)
 
     def target(self, value: Target | str) -> Target:
@@ -189,6 +191,16 @@ class XarchSession:
         if target.name not in self._runners:
             self._runners[target.name] = runner_for(target)
         return self._runners[target.name]
+
+    def canary(self, target: Target, cache_dir: Path) -> Any:
+        """The canary's result for `target`, run once per session (per xdist worker)."""
+        if target.name not in self._canaries:
+            from .canary import run_canary
+
+            self._canaries[target.name] = run_canary(
+                target, cache_dir=cache_dir, runner=self.runner(target)
+            )
+        return self._canaries[target.name]
 
     def runner_summary(self, target: Target) -> tuple[str, str, Fidelity]:
         """(kind, description, fidelity) of the target's runner, or why there is none."""
