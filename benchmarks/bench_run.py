@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Overhead of running a target binary through pytest-xarch, against raw QEMU, in one run.
+
+    .venv/bin/python benchmarks/bench_run.py [--rounds 40] [--target aarch64] [--json PATH]
+
+Builds a dynamic hello world for the target, then measures the variants below,
+interleaved round by round in a shuffled order so that machine load and ordering
+affect every variant alike:
+
+  raw qemu       subprocess.run([qemu-<arch>, -L, SYSROOT, -cpu, BASELINE, ./hello])
+                 (the reference for `xarch run`; the same command as `subprocess` below)
+  xarch run      subprocess.run([xarch, run, --target, T, --, ./hello])
+  xarch run, no check   the same with `check_before_run = false` (no static check first)
+  subprocess     subprocess.run of the raw QEMU command, output captured
+  run()          pytest_xarch.run(T, [./hello]) in this process, output captured
+
+and reports medians and the ratios `xarch run / raw qemu` (goal below 1.6) and
+`run() / subprocess` (goal within 1.10). Timing lives here, never in the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Callable, Optional
+
+HELLO = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_JSON = ROOT / "benchmarks" / "results" / "bench_run.json"
+GOALS = {
+    "xarch run / raw qemu": 1.6,
+    "xarch run, no check / raw qemu": 1.6,
+    "run() / subprocess": 1.10,
+}
+
+
+def build_hello(target: str, folder: Path) -> Path:
+    from pytest_xarch.targets import resolve_target
+
+    compiler = shutil.which(f"{resolve_target(target).triple}-gcc")
+    if compiler is None:
+        sys.exit(f"bench: {resolve_target(target).triple}-gcc is not installed (make setup)")
+    (folder / "hello.c").write_text(HELLO)
+    subprocess.run([compiler, "-O1", "-o", str(folder / "hello"), str(folder / "hello.c")],
+                   check=True, timeout=300)
+    return folder / "hello"
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def measure(target: str, rounds: int, warmup: int) -> dict[str, object]:
+    from pytest_xarch import run
+    from pytest_xarch.runners import QemuRunner
+    from pytest_xarch.targets import resolve_target
+
+    resolved = resolve_target(target)
+    runner = QemuRunner(resolved)
+    if runner.qemu_path is None or runner.sysroot is None:
+        sys.exit(f"bench: {resolved.qemu_binary} or the {target} sysroot is missing (make setup)")
+    xarch = str(Path(sys.executable).with_name("xarch"))
+    with tempfile.TemporaryDirectory(prefix="xarch-bench-") as scratch:
+        hello = str(build_hello(target, Path(scratch)))
+        raw = [runner.qemu_path, "-L", str(runner.sysroot), "-cpu", runner.cpu, hello]
+        cli = [xarch, "run", "--target", target, "--", hello]
+        no_check_config = Path(scratch) / "xarch.toml"
+        no_check_config.write_text("check_before_run = false\n")
+        # Measure what users get: byte-code caching on (warm-up rounds write the .pyc files).
+        cli_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        no_check_env = {**cli_env, "XARCH_CONFIG": str(no_check_config)}
+
+        def check(argv: Sequence[str]) -> None:
+            completed = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+            if completed.returncode != 0 or completed.stdout != "hello\n":
+                sys.exit(f"bench: {argv} did not print hello: {completed}")
+
+        check(raw)
+        check(cli)
+        if run(target, [hello]).stdout != "hello\n":
+            sys.exit("bench: run() did not print hello")
+        variants: dict[str, Callable[[], object]] = {
+            # Output captured everywhere: with nothing to read, subprocess.run(timeout=...)
+            # waits by sleep-polling, which would add up to ~15 ms to a 15 ms run.
+            "raw qemu": lambda: subprocess.run(raw, capture_output=True, timeout=60),
+            "xarch run": lambda: subprocess.run(cli, capture_output=True, env=cli_env, timeout=60),
+            "xarch run, no check": lambda: subprocess.run(
+                cli, capture_output=True, env=no_check_env, timeout=60),
+            "subprocess": lambda: subprocess.run(raw, capture_output=True, timeout=60),
+            "run()": lambda: run(target, [hello]),
+        }
+        samples: dict[str, list[float]] = {name: [] for name in variants}
+        order = list(variants)
+        shuffle = random.Random(2).shuffle
+        for index in range(warmup + rounds):
+            shuffle(order)
+            for name in order:
+                seconds = timed(variants[name])
+                if index >= warmup:
+                    samples[name].append(seconds)
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    ratios = {
+        "xarch run / raw qemu": medians["xarch run"] / medians["raw qemu"],
+        "xarch run, no check / raw qemu": medians["xarch run, no check"] / medians["raw qemu"],
+        "run() / subprocess": medians["run()"] / medians["subprocess"],
+    }
+    from pytest_xarch.runners.qemu import qemu_version
+
+    return {
+        "target": target,
+        "rounds": rounds,
+        "qemu": f"{resolved.qemu_binary} {qemu_version(runner.qemu_path)} -cpu {runner.cpu}",
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "median_ms": {name: round(value * 1000, 2) for name, value in medians.items()},
+        "ratios": {name: round(value, 3) for name, value in ratios.items()},
+        "goals": GOALS,
+        "met": {name: ratios[name] <= goal for name, goal in GOALS.items()},
+    }
+
+
+def report(results: dict[str, object]) -> str:
+    medians = results["median_ms"]
+    ratios = results["ratios"]
+    met = results["met"]
+    assert isinstance(medians, dict) and isinstance(ratios, dict) and isinstance(met, dict)
+    lines = [f"{results['qemu']}, Python {results['python']}, {results['rounds']} rounds, "
+             f"{results['cpus']} CPUs", "", "| variant | median (ms) |", "|---|---|"]
+    lines += [f"| {name} | {value:.1f} |" for name, value in medians.items()]
+    lines += ["", "| ratio | measured | goal | met |", "|---|---|---|---|"]
+    lines += [f"| {name} | {ratios[name]:.2f}x | <= {goal:.2f}x | {'yes' if met[name] else 'no'} |"
+              for name, goal in GOALS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", default="aarch64")
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
+    args = parser.parse_args(argv)
+    results = measure(args.target, args.rounds, args.warmup)
+    print(report(results))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
