@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, TypeVar, Union
 
 import pytest
 
@@ -76,6 +76,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("xarch_check_before_run", type="bool", default=True,
                   help="statically check every binary before running it")
     parser.addini("xarch_canary", type="bool", default=False, help="default --xarch-canary")
+    # Test-executable collectors (collect/).
+    group.addoption(
+        "--xarch-isolate", action="store_true", default=False,
+        help="run each case of a collected test binary in its own launch (default: one "
+        "launch per binary and target)",
+    )
+    parser.addini("xarch_binary_patterns", type="args", default=[],
+                  help="file name globs of test executables to collect (default: test_* *_test "
+                  "*_tests *_unittest *_unittests *.test)")
+    parser.addini("xarch_isolate", type="bool", default=False, help="default --xarch-isolate")
+    parser.addini("xarch_case_timeout", default="",
+                  help="seconds per case of a test binary, before the emulation factor")
+    parser.addini("xarch_binary_timeout", default="",
+                  help="seconds per launch of a test binary's batch, before the emulation factor")
 
 
 def _ini_number(config: pytest.Config, name: str) -> Optional[float]:
@@ -134,6 +148,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "hardware_only(reason=...): run only on real silicon (fidelity native or hardware); "
         "skipped with the reason under emulation",
+    )
+    config.addinivalue_line(
+        "markers", "xarch_isolate: run this test-binary case in a launch of its own",
     )
     try:
         state = _build_state(config)
@@ -342,6 +359,18 @@ class XarchRecorder:
 # -- fixtures ---------------------------------------------------------------------------
 
 
+T = TypeVar("T")
+
+
+def _or_fail(action: Callable[[], T]) -> T:
+    """`action()`, or fail the test with the XarchError's message alone (no traceback)."""
+    try:
+        return action()
+    except XarchError as error:
+        message = str(error)
+    pytest.fail(message, pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def xarch_target(request: pytest.FixtureRequest) -> Target:
     """The target this test runs for (parametrized over --xarch)."""
@@ -358,10 +387,8 @@ def xarch_target(request: pytest.FixtureRequest) -> Target:
 @pytest.fixture
 def xarch_runner(request: pytest.FixtureRequest, xarch_target: Target) -> Runner:
     """The runner that executes binaries for the current target (`.describe()` names it)."""
-    try:
-        return _state(request.config).runner(_state(request.config).target(xarch_target))
-    except XarchError as error:
-        pytest.fail(str(error), pytrace=False)
+    state = _state(request.config)
+    return _or_fail(lambda: state.runner(state.target(xarch_target)))
 
 
 RunFunction = Callable[..., RunResult]
@@ -383,16 +410,13 @@ def xarch_run(request: pytest.FixtureRequest, xarch_target: Target) -> Iterator[
         env: Optional[dict[str, str]] = None, cwd: Union[str, Path, None] = None,
         timeout: Optional[float] = None,
     ) -> RunResult:
-        try:
-            result = run(
-                target, [str(program), *(str(arg) for arg in args)],
-                stdin=stdin, env=env, cwd=str(cwd) if cwd is not None else None,
-                timeout=timeout, runner=state.runner(target),
-                emulation_factor=state.settings.emulation_factor,
-                check=state.settings.check_before_run,
-            )
-        except XarchError as error:
-            pytest.fail(str(error), pytrace=False)
+        result = _or_fail(lambda: run(
+            target, [str(program), *(str(arg) for arg in args)],
+            stdin=stdin, env=env, cwd=str(cwd) if cwd is not None else None,
+            timeout=timeout, runner=state.runner(target),
+            emulation_factor=state.settings.emulation_factor,
+            check=state.settings.check_before_run,
+        ))
         runs.append(result)
         return result
 
@@ -422,14 +446,10 @@ def xarch_build(request: pytest.FixtureRequest, xarch_target: Target) -> BuildFu
     ) -> Path:
         items = [sources] if isinstance(sources, (str, Path)) else list(sources)
         paths = [base / item for item in items]
-        try:
-            artifact: Path = build(
-                target, paths, output=Path(output) if output else None, cflags=cflags,
-                ldflags=ldflags, static=static, lang=lang, cache_dir=_cache_dir(request.config),
-            )
-        except XarchError as error:
-            pytest.fail(str(error), pytrace=False)
-        return artifact
+        return _or_fail(lambda: build(
+            target, paths, output=Path(output) if output else None, cflags=cflags,
+            ldflags=ldflags, static=static, lang=lang, cache_dir=_cache_dir(request.config),
+        ))
 
     return build_for_target
 

@@ -218,11 +218,15 @@ def test_precedence_cli_over_env_over_file_over_ini(
 def test_defined_target_from_pyproject(suite: pytest.Pytester) -> None:
     suite.makepyprojecttoml("""
 [tool.pytest_xarch]
-targets = ["rpi-test"]
+targets = ["rpi-test", "old-board"]
 
 [tool.pytest_xarch.target.rpi-test]
 base = "aarch64"
 cpu = "cortex-a72"
+glibc = "2.36"
+
+[tool.pytest_xarch.target.old-board]
+base = "rpi-test"
 glibc = "2.31"
 """)
     suite.makepyfile(test_defined="""
@@ -231,11 +235,15 @@ def test_defined(xarch_run, xarch_target):
     result = xarch_run(conftest.BINARIES["aarch64"])
     assert result.returncode == 0
     assert result.cpu == "cortex-a72"
-    assert xarch_target.glibc == "2.31"
 """)
     result = suite.runpytest("test_defined.py", "-v")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test_defined?rpi-test? PASSED ?emulated?*"])
+    # The binary needs glibc 2.34: the run fails before QEMU starts, saying why.
+    result.stdout.fnmatch_lines([
+        "*hello cannot run on target 'old-board' (static check*",
+        "*glibc-too-new: requires GLIBC_2.34 * but target 'old-board' has glibc 2.31*",
+    ])
 
 
 @pytest.mark.parametrize(
