@@ -130,11 +130,11 @@ def packages_for(targets: Sequence[str], tables: dict[str, dict[str, Any]],
     return list(dict.fromkeys(wanted))
 
 
-def check_platform() -> None:
+def check_platform(os_release: Path = Path("/etc/os-release")) -> None:
     """Refuse anything that is not Debian-like with apt."""
     fields: dict[str, str] = {}
     try:
-        for line in Path("/etc/os-release").read_text().splitlines():
+        for line in os_release.read_text().splitlines():
             key, _, value = line.partition("=")
             fields[key] = value.strip().strip('"')
     except OSError:
