@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Optional
@@ -21,6 +22,7 @@ COMMANDS = {
     "targets": "targets",
     "run": "run",
     "check": "check",
+    "binfmt": "binfmt",
     "canary": "canary",
 }
 
@@ -48,6 +50,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except XarchError as problem:
         error(str(problem))
         return EXIT_CANNOT_RUN if args.command == "run" else EXIT_USAGE
+    except BrokenPipeError:  # `xarch targets | head`: the reader left, nothing is wrong
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -197,9 +197,11 @@ class XarchSession:
         if target.name not in self._canaries:
             from .canary import run_canary
 
-            self._canaries[target.name] = run_canary(
-                target, cache_dir=cache_dir, runner=self.runner(target)
-            )
+            try:
+                runner: Optional[Runner] = self.runner(target)
+            except XarchError:
+                runner = None  # run_canary reports the missing runner as a failed canary
+            self._canaries[target.name] = run_canary(target, cache_dir=cache_dir, runner=runner)
         return self._canaries[target.name]
 
     def runner_summary(self, target: Target) -> tuple[str, str, Fidelity]:
