@@ -1,0 +1,95 @@
+"""The binfmt runner: the program is executed directly and the kernel's handler runs QEMU.
+
+Unlike the explicit `qemu` runner, a guest that execs another target program
+works, because the kernel hands every target executable to the handler. The
+sysroot and CPU model reach QEMU (and every child) through `QEMU_LD_PREFIX` and
+`QEMU_CPU`; unimplemented syscalls are logged through `QEMU_LOG`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping, Sequence
+from typing import Optional
+
+from .. import binfmt_misc
+from ..errors import SetupError
+from ..fidelity import Fidelity
+from ..targets import Target
+from .qemu import QemuRunner, qemu_version
+
+_UNIMP_LOG = "qemu-unimplemented.log"
+
+
+def missing_handler_message(target: Target) -> str:
+    """Why the binfmt runner cannot run `target`, and the command that fixes it."""
+    if not binfmt_misc.mounted():
+        state = f"binfmt_misc is not mounted at {binfmt_misc.BINFMT_DIR}"
+    elif not binfmt_misc.enabled():
+        state = "binfmt_misc is disabled (its status file says so)"
+    else:
+        disabled = [h.name for h in binfmt_misc.handlers_for(target) if not h.enabled]
+        state = (f"the handler {', '.join(disabled)} is disabled" if disabled
+                 else f"no binfmt_misc handler catches {target.title} executables")
+    return (
+        f"target '{target.name}' uses runner = \"binfmt\", but {state}: run "
+        f"`sudo xarch binfmt install --target {target.name}` (or use runner = \"qemu\")"
+    )
+
+
+class BinfmtRunner(QemuRunner):
+    """Runs target programs directly through the kernel's binfmt_misc handler."""
+
+    kind = "binfmt"
+    fidelity = Fidelity.EMULATED
+
+    def __init__(
+        self, target: Target, *, cpu: Optional[str] = None, sysroot: Optional[str] = None
+    ) -> None:
+        super().__init__(target, cpu=cpu, sysroot=sysroot)
+
+    @property
+    def handler(self) -> Optional[binfmt_misc.Handler]:
+        """The enabled handler that catches the target's programs now (read afresh)."""
+        return binfmt_misc.active_handler(self.target)
+
+    @functools.cached_property
+    def qemu_path(self) -> Optional[str]:
+        """The real QEMU behind the handler's interpreter (for its version)."""
+        handler = self.handler
+        return os.path.realpath(handler.interpreter) if handler else None
+
+    def describe(self) -> str:
+        handler = self.handler
+        if handler is None:
+            return f"binfmt (no handler for {self.target.qemu}) -cpu {self.cpu}"
+        version = qemu_version(self.qemu_path) if self.qemu_path else "unknown"
+        return (f"binfmt {handler.name} ({handler.interpreter} {version}, "
+                f"flags {handler.flags or '-'}) -cpu {self.cpu}")
+
+    def _require_qemu(self) -> str:
+        handler = self.handler
+        if handler is None:
+            raise SetupError(missing_handler_message(self.target))
+        return os.path.realpath(handler.interpreter)
+
+    def _qemu_variables(self) -> dict[str, str]:
+        variables = {"QEMU_CPU": self.cpu}
+        if self.sysroot:
+            variables["QEMU_LD_PREFIX"] = str(self.sysroot)
+        return variables
+
+    def prefix(self) -> list[str]:
+        """`env QEMU_CPU=... QEMU_LD_PREFIX=...`: run the program itself with these set."""
+        pairs = [f"{name}={value}" for name, value in sorted(self._qemu_variables().items())]
+        return ["env", *pairs]
+
+    def command(
+        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str
+    ) -> tuple[list[str], dict[str, str]]:
+        host_env = dict(env)
+        host_env.update(self._qemu_variables())
+        host_env["QEMU_LOG"] = "unimp"
+        host_env["QEMU_LOG_FILENAME"] = os.path.join(scratch, _UNIMP_LOG)
+        return [program, *args], host_env
