@@ -72,6 +72,8 @@ TOP_LEVEL_KEYS: dict[str, tuple[Validator, str]] = {
     "canary": (lambda v: isinstance(v, bool), "true or false"),
     "min_fidelity": (_is_str, "one of static, emulated, native, hardware"),
     "target": (lambda v: isinstance(v, dict), "a table of target tables ([target.<name>])"),
+    # Validated key by key in collect/options.py (test-executable collectors).
+    "collect": (lambda v: isinstance(v, dict), "a table of collector settings ([collect])"),
 }
 TARGET_KEYS: dict[str, tuple[Validator, str]] = {
     "base": (_is_str, "the name of a built-in or defined target"),
@@ -88,6 +90,12 @@ TARGET_KEYS: dict[str, tuple[Validator, str]] = {
     "cxx": (_is_str, "a compiler command"),
     "cflags": (_is_str_list, "a list of strings"),
     "ldflags": (_is_str_list, "a list of strings"),
+    "ssh_identity": (_is_str, "the path of the private key that logs in to the device"),
+    "ssh_known_hosts": (
+        _is_str, "\"strict\", \"accept-new\" (the default), \"off\" or a known_hosts file"
+    ),
+    "ssh_workdir": (_is_str, "a directory on the device for the session's files (default /tmp)"),
+    "ssh_options": (_is_str_list, "a list of ssh -o options, e.g. [\"ProxyJump=gateway\"]"),
 }
 
 

@@ -67,6 +67,11 @@ class Target:
     cflags: tuple[str, ...] = ()
     ldflags: tuple[str, ...] = ()
     base: Optional[str] = None
+    # How to reach a device named by runner = "ssh://...".
+    ssh_identity: Optional[str] = None
+    ssh_known_hosts: Optional[str] = None  # "strict", "accept-new", "off" or a file
+    ssh_workdir: Optional[str] = None
+    ssh_options: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return self.name
@@ -108,7 +113,7 @@ class Target:
 
 
 # Keys of the built-in table that map to tuples.
-_TUPLE_FIELDS = {"packages", "aliases", "qemu_args", "cflags", "ldflags"}
+_TUPLE_FIELDS = {"packages", "aliases", "qemu_args", "cflags", "ldflags", "ssh_options"}
 _FIELD_NAMES = {f.name for f in dataclasses.fields(Target)}
 
 

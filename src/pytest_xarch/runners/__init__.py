@@ -58,7 +58,26 @@ def _qemu(target: Target, cpu: Optional[str], sysroot: Optional[str]) -> Runner:
     return QemuRunner(target, cpu=cpu, sysroot=sysroot)
 
 
-RUNNER_KINDS: dict[str, RunnerFactory] = {"native": _native, "qemu": _qemu}
+def _binfmt(target: Target, cpu: Optional[str], sysroot: Optional[str]) -> Runner:
+    from .binfmt import BinfmtRunner
+
+    return BinfmtRunner(target, cpu=cpu, sysroot=sysroot)
+
+
+def _ssh(target: Target, cpu: Optional[str], sysroot: Optional[str]) -> Runner:
+    if cpu:
+        raise SetupError(
+            f"target '{target.name}' runs on a device over SSH; a CPU model ({cpu}) can only "
+            "be pinned under emulation"
+        )
+    from .ssh import SshRunner
+
+    return SshRunner(target)
+
+
+RUNNER_KINDS: dict[str, RunnerFactory] = {
+    "native": _native, "qemu": _qemu, "binfmt": _binfmt, "ssh": _ssh,
+}
 
 
 def runner_kind(target: Target, cpu: Optional[str] = None) -> str:
@@ -174,9 +193,19 @@ def run(
     limit = timeout or default_timeout(target, runner, emulation_factor)
     scratch = tempfile.mkdtemp(prefix="xarch-run-")
     try:
-        host_argv, host_env = runner.command(program, list(argv[1:]), guest_env, scratch)
+        # A remote runner (ssh) takes `cwd` as a directory on the device and enforces
+        # the time limit there itself (a local kill would leave the remote program running).
+        remote = getattr(runner, "remote", False)
+        host_argv, host_env = (
+            runner.command(  # type: ignore[call-arg]
+                program, list(argv[1:]), guest_env, scratch, cwd=cwd, timeout=limit
+            )
+            if remote else runner.command(program, list(argv[1:]), guest_env, scratch)
+        )
         outcome = execute(
-            host_argv, timeout=limit, stdin=stdin, env=host_env, cwd=cwd, capture=capture
+            host_argv, timeout=limit + 30 if remote else limit, stdin=stdin, env=host_env,
+            cwd=None if remote else cwd,
+            capture=capture,
         )
         result = RunResult(
             args=list(argv),
