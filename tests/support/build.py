@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from pathlib import Path
 
 from filelock import FileLock
 
+from pytest_xarch.process import run_tool
 from pytest_xarch.targets import Target, resolve_target
 
 from .tools import require_tool
@@ -46,9 +46,8 @@ class CrossBuilder:
             source_path = folder / f"{name}{suffix}"
             source_path.write_text(source)
             partial = folder / f".{name}.partial"
-            completed = subprocess.run(
-                [compiler, "-O1", "-o", str(partial), str(source_path), *flags],
-                capture_output=True, text=True, timeout=300, check=False,
+            completed = run_tool(
+                [compiler, "-O1", "-o", str(partial), str(source_path), *flags], timeout=300
             )
             if completed.returncode != 0:
                 raise AssertionError(f"cross build for {target.name} failed:\n{completed.stderr}")
