@@ -1,0 +1,156 @@
+"""Running the cases of one binary for one target: batches, crash recovery, timeouts.
+
+`BinaryRunner.run_cases(cases)` launches the binary once for all of them. When
+a launch ends before every case reported (a crash, a timeout, an exit in the
+middle), the case that was running gets the blame (signal name, timeout) and
+the cases still without a result run again in a fresh launch; when the output
+cannot tell which case was running, the rest run one launch each. Every
+iteration settles at least one case, so a binary of N cases costs at most N+1
+launches, and one crash costs one case, not the binary.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..fidelity import Fidelity
+from ..runners import Runner, RunResult, run
+from ..runners import default_timeout as target_timeout
+from ..targets import Target
+from .base import FAILED, BatchReport, CaseResult, Framework, output_tail
+
+MAX_ARGUMENT_BYTES = 96 * 1024  # a batch's case names per launch (Linux: 128 KiB per argument)
+
+
+@dataclass
+class CaseOutcome:
+    """The final result of one case and the launch that produced it."""
+
+    result: CaseResult
+    run: RunResult
+    stopped: bool = False  # the case was running when its launch crashed or timed out
+
+
+class BinaryRunner:
+    """One test binary for one target, run through the target's runner."""
+
+    def __init__(
+        self,
+        binary: Path,
+        framework: Framework,
+        target: Target,
+        runner: Runner,
+        *,
+        cwd: Optional[Path] = None,
+        env: Optional[Mapping[str, str]] = None,
+        case_timeout: Optional[float] = None,
+        binary_timeout: Optional[float] = None,
+        emulation_factor: float = 5.0,
+    ) -> None:
+        self.binary = binary
+        self.framework = framework
+        self.target = target
+        self.runner = runner
+        self.cwd = cwd
+        self.env = dict(env or {})
+        scale = emulation_factor if runner.fidelity == Fidelity.EMULATED else 1.0
+        self.case_timeout = (
+            case_timeout * scale if case_timeout else
+            target_timeout(target, runner, emulation_factor)
+        )
+        self.binary_timeout = binary_timeout * scale if binary_timeout else None
+        self.emulation_factor = emulation_factor
+        self.launches = 0
+
+    def launch(self, args: Sequence[str], timeout: Optional[float]) -> RunResult:
+        """Run the binary once with `args` (statically checked at collection already)."""
+        self.launches += 1
+        return run(
+            self.target, [str(self.binary), *args], runner=self.runner,
+            cwd=str(self.cwd) if self.cwd else None, env=self.env,
+            timeout=timeout or self.case_timeout, emulation_factor=self.emulation_factor,
+            check=False,
+        )
+
+    def list_cases(self) -> list[str]:
+        """The binary's cases, as its framework lists them (one launch, usually)."""
+        return self.framework.list_cases(self.launch)
+
+    def limit(self, count: int) -> float:
+        """Seconds one launch of `count` cases may take."""
+        total = self.case_timeout * max(count, 1)
+        return min(total, self.binary_timeout) if self.binary_timeout else total
+
+    def run_cases(self, cases: Sequence[str], *, isolate: bool = False) -> dict[str, CaseOutcome]:
+        """Every case's outcome: one launch for all (or one per case with `isolate`)."""
+        outcomes: dict[str, CaseOutcome] = {}
+        queue: list[list[str]] = (
+            [[case] for case in cases] if isolate else list(_chunks(list(dict.fromkeys(cases))))
+        )
+        while queue:
+            batch = queue.pop(0)
+            result, report = self._launch_batch(batch)
+            for name, case_result in report.results.items():
+                if name in batch and name not in outcomes:
+                    outcomes[name] = CaseOutcome(case_result, result)
+            missing = [name for name in batch if name not in outcomes]
+            if not missing:
+                continue
+            running = report.running if report.running in missing else None
+            if running is None and len(batch) == 1:
+                running = batch[0]  # a launch of its own that did not report it
+            if running is None:
+                settled = len(missing) < len(batch)
+                # Progress made: the rest again in one launch; none: one launch each.
+                queue[0:0] = [missing] if settled else [[name] for name in missing]
+                continue
+            output = report.running_output
+            outcomes[running] = CaseOutcome(stopped_result(result, running, output), result, True)
+            rest = [name for name in missing if name != running]
+            if rest:
+                queue.insert(0, rest)
+        return outcomes
+
+    def _launch_batch(self, batch: list[str]) -> tuple[RunResult, BatchReport]:
+        with tempfile.TemporaryDirectory(prefix="xarch-batch-") as scratch:
+            folder = Path(scratch)
+            result = self.launch(self.framework.run_args(batch, folder), self.limit(len(batch)))
+            return result, self.framework.parse_run(result, batch, folder)
+
+
+def stopped_result(result: RunResult, case: str, output: str) -> CaseResult:
+    """The result of the case that was running when its launch ended early."""
+    if result.timed_out:
+        how = f"timed out after {result.timeout:g}s" if result.timeout else "timed out"
+        text = f"{case} {how}; the launch running it was killed"
+    elif result.signal:
+        text = f"{case} crashed: the binary was killed by {result.signal_name}"
+    else:
+        text = (f"the binary ended ({result.outcome()}) while {case} was running, "
+                "without reporting its result")
+    parts = [text]
+    if output.strip():
+        parts.append(f"--- output of {case} ---\n{output_tail(output.rstrip())}")
+    if result.stderr.strip():
+        parts.append(f"--- stderr ---\n{output_tail(result.stderr.rstrip())}")
+    if result.unimplemented:
+        parts.append(f"--- QEMU: unimplemented in emulation ---\n{result.unimplemented}")
+    return CaseResult(FAILED, "\n".join(parts), output, result.duration)
+
+
+def _chunks(cases: list[str]) -> Iterator[list[str]]:
+    """Cases in batches whose names fit on one command line."""
+    batch: list[str] = []
+    size = 0
+    for case in cases:
+        if batch and size + len(case) + 1 > MAX_ARGUMENT_BYTES:
+            yield batch
+            batch, size = [], 0
+        batch.append(case)
+        size += len(case) + 1
+    if batch:
+        yield batch

@@ -1,0 +1,289 @@
+"""CTest build trees: `ctest --show-only=json-v1` -> one item per test and matching target.
+
+A test whose command runs a target ELF (after stripping the build's
+`CMAKE_CROSSCOMPILING_EMULATOR`, if it set one) runs through the target's
+runner. A test that runs a host program (a script, a tool) runs on the host
+with `XARCH_RUNNER`/`XARCH_TARGET` in its environment, once per selected
+target, so the target programs it starts can go through the runner.
+WORKING_DIRECTORY, ENVIRONMENT, WILL_FAIL, SKIP_RETURN_CODE, TIMEOUT,
+DISABLED and PASS/FAIL_REGULAR_EXPRESSION are honoured as ctest does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import pytest
+
+from ..errors import XarchError
+from ..fidelity import Fidelity
+from ..process import execute, run_tool
+from ..runners import RunResult, guest_environment, run
+from ..runners import default_timeout as target_timeout
+from ..targets import ELF_MAGIC, Target, host_target
+from .items import CaseFailure
+from .options import CollectOptions
+
+if TYPE_CHECKING:
+    from ..session import XarchSession
+
+CTEST_FILE = "CTestTestfile.cmake"
+_LIST_TIMEOUT = 120.0
+
+
+@dataclass
+class CTestCase:
+    """One test as ctest describes it."""
+
+    name: str
+    command: list[str]
+    cwd: Optional[str] = None
+    env: dict[str, str] = field(default_factory=dict)
+    will_fail: bool = False
+    skip_code: Optional[int] = None
+    timeout: Optional[float] = None
+    pass_regex: list[str] = field(default_factory=list)
+    fail_regex: list[str] = field(default_factory=list)
+    disabled: bool = False
+
+
+def is_ctest_root(path: Path) -> bool:
+    """A CTestTestfile.cmake at the top of its tree (its parent folder has none)."""
+    return path.name == CTEST_FILE and not (path.parent.parent / CTEST_FILE).is_file()
+
+
+def in_ctest_tree(path: Path, stop: Path) -> bool:
+    """Whether a folder from `path`'s up to `stop` holds a CTestTestfile.cmake."""
+    for folder in path.parents:
+        if (folder / CTEST_FILE).is_file():
+            return True
+        if folder == stop or folder == folder.parent:
+            return False
+    return False
+
+
+def list_tests(build_dir: Path) -> list[CTestCase]:
+    """The tests of a CMake build tree, as `ctest --show-only=json-v1` lists them."""
+    completed = run_tool(
+        ["ctest", "--show-only=json-v1"], timeout=_LIST_TIMEOUT, cwd=str(build_dir)
+    )
+    if completed.returncode != 0:
+        raise XarchError(
+            f"ctest --show-only=json-v1 failed in {build_dir} ({completed.returncode}): "
+            f"{completed.stderr.strip()[:2000]}; is cmake >= 3.14 installed "
+            "(apt-get install cmake)?"
+        )
+    try:
+        data = json.loads(completed.stdout)
+    except ValueError as error:
+        raise XarchError(f"ctest in {build_dir} printed unreadable JSON: {error}") from None
+    return [parse_test(entry) for entry in data.get("tests", []) if entry.get("command")]
+
+
+def parse_test(entry: dict[str, Any]) -> CTestCase:
+    """A CTestCase from one `tests` entry of ctest's JSON."""
+    case = CTestCase(entry["name"], [str(part) for part in entry["command"]])
+    for prop in entry.get("properties", []):
+        name, value = prop.get("name"), prop.get("value")
+        if name == "WORKING_DIRECTORY":
+            case.cwd = str(value)
+        elif name == "ENVIRONMENT":
+            for item in value if isinstance(value, list) else [value]:
+                key, _, text = str(item).partition("=")
+                case.env[key] = text
+        elif name == "WILL_FAIL":
+            case.will_fail = bool(value)
+        elif name == "SKIP_RETURN_CODE":
+            case.skip_code = int(value)
+        elif name == "TIMEOUT":
+            case.timeout = float(value) or None
+        elif name == "DISABLED":
+            case.disabled = bool(value)
+        elif name == "PASS_REGULAR_EXPRESSION":
+            case.pass_regex = [str(v) for v in (value if isinstance(value, list) else [value])]
+        elif name == "FAIL_REGULAR_EXPRESSION":
+            case.fail_regex = [str(v) for v in (value if isinstance(value, list) else [value])]
+    return case
+
+
+def emulator_prefix(build_dir: Path) -> list[str]:
+    """CMAKE_CROSSCOMPILING_EMULATOR of the build (a ;-list), or []."""
+    try:
+        text = (build_dir / "CMakeCache.txt").read_text("utf-8", errors="replace")
+    except OSError:
+        return []
+    match = re.search(r"^CMAKE_CROSSCOMPILING_EMULATOR(?::\w+)?=(.*)$", text, re.MULTILINE)
+    return [part for part in match.group(1).strip().split(";") if part] if match else []
+
+
+def strip_emulator(command: Sequence[str], emulator: Sequence[str]) -> list[str]:
+    """The command without the emulator ctest put in front of it (compared by program name)."""
+    count = len(emulator)
+    if count and len(command) > count and os.path.basename(command[0]) == os.path.basename(
+        emulator[0]
+    ) and list(command[1:count]) == list(emulator[1:]):
+        return list(command[count:])
+    return list(command)
+
+
+def evaluate(case: CTestCase, result: RunResult) -> tuple[str, str]:
+    """(outcome, message) of a finished test, by ctest's rules."""
+    output = result.stdout + result.stderr
+    if result.timed_out:
+        return "failed", f"{case.name}: {result.outcome()}"
+    if case.skip_code is not None and result.returncode == case.skip_code:
+        return "skipped", f"{case.name}: exit {case.skip_code} (SKIP_RETURN_CODE)"
+    failed_by = next((rx for rx in case.fail_regex if re.search(rx, output)), None)
+    if failed_by is not None:
+        return "failed", f"{case.name}: output matches FAIL_REGULAR_EXPRESSION {failed_by!r}"
+    if case.pass_regex:
+        passed = any(re.search(rx, output) for rx in case.pass_regex)
+        detail = "no output matches PASS_REGULAR_EXPRESSION"
+    else:
+        passed = result.returncode == 0
+        detail = result.outcome()
+    if case.will_fail and not result.signal:
+        return ("failed", f"{case.name}: WILL_FAIL, but it passed") if passed else ("passed", "")
+    return ("passed", "") if passed else ("failed", f"{case.name}: {detail}")
+
+
+def _is_elf(path: str) -> bool:
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(4) == ELF_MAGIC
+    except OSError:
+        return False
+
+
+class CTestTree(pytest.File):
+    """A CMake build tree's CTestTestfile.cmake: the tests ctest knows, per target."""
+
+    def __init__(self, *, state: XarchSession, options: CollectOptions, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+        self.options = options
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from ..elf import read_facts
+        from .identify import matching_targets
+
+        build_dir = self.path.parent
+        try:
+            tests = list_tests(build_dir)
+        except XarchError as error:
+            raise self.CollectError(str(error)) from None
+        emulator = emulator_prefix(build_dir)
+        for case in tests:
+            case.command = strip_emulator(case.command, emulator)
+            program = case.command[0]
+            targets: list[Target] = list(self.state.targets)
+            on_target = _is_elf(program) and _target_program(Path(program), build_dir)
+            if on_target:
+                try:
+                    targets = matching_targets(read_facts(program), self.state.targets)
+                except XarchError:
+                    on_target = False
+            if not on_target:  # a host command: for the targets of the programs it is given
+                for argument in case.command[1:]:
+                    if _is_elf(argument) and _target_program(Path(argument), build_dir):
+                        with contextlib.suppress(XarchError):
+                            targets = [t for t in targets if t in matching_targets(
+                                read_facts(argument), self.state.targets)]
+            for target in targets:
+                yield CTestItem.from_parent(
+                    self, name=f"{case.name}[{target.name}]", case=case, target=target,
+                    on_target=on_target, state=self.state, options=self.options,
+                )
+
+
+def _target_program(program: Path, build_dir: Path) -> bool:
+    """Built by this tree (host tools such as /bin/sh are not), or not this host's code."""
+    from ..elf import read_facts
+
+    try:
+        program.resolve().relative_to(build_dir.resolve())
+        return True
+    except ValueError:
+        pass
+    try:
+        facts = read_facts(program)
+    except XarchError:
+        return False
+    host = host_target()
+    return (facts.machine, facts.bits) != (host.machine, host.bits)
+
+
+class CTestItem(pytest.Item):
+    """One ctest test for one target."""
+
+    def __init__(self, *, case: CTestCase, target: Target, on_target: bool,
+                 state: XarchSession, options: CollectOptions, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.state = state
+        self.options = options
+        self.on_target = on_target
+        self.xarch_target = target
+        self.xarch_runs: list[RunResult] = []
+
+    def runtest(self) -> None:
+        if self.case.disabled:
+            pytest.skip(f"{self.case.name}: DISABLED")
+        result = self._run(self.state)
+        self.xarch_runs = [result]
+        outcome, message = evaluate(self.case, result)
+        if outcome == "skipped":
+            pytest.skip(message)
+        if outcome == "failed":
+            raise CaseFailure(f"{message}\n{result.explain()}")
+
+    def _run(self, state: XarchSession) -> RunResult:
+        target = self.xarch_target
+        try:
+            runner = state.runner(target)
+        except XarchError as error:
+            raise CaseFailure(str(error)) from None
+        factor = state.settings.emulation_factor
+        scale = factor if runner.fidelity == Fidelity.EMULATED else 1.0
+        configured = self.case.timeout or self.options.case_timeout
+        timeout = configured * scale if configured else target_timeout(target, runner, factor)
+        if self.on_target:
+            try:
+                return run(target, self.case.command, runner=runner, cwd=self.case.cwd,
+                           env=self.case.env, timeout=timeout, emulation_factor=factor,
+                           check=state.settings.check_before_run)
+            except XarchError as error:
+                raise CaseFailure(str(error)) from None
+        env = guest_environment(target, runner, self.case.env)
+        try:
+            outcome = execute(self.case.command, timeout=timeout, env=env, cwd=self.case.cwd)
+        except OSError as error:
+            raise CaseFailure(f"{self.case.name}: cannot run {self.case.command[0]}: "
+                              f"{error.strerror}") from None
+        signal = -outcome.returncode if outcome.returncode < 0 and not outcome.timed_out else None
+        return RunResult(
+            args=list(self.case.command), returncode=outcome.returncode,
+            stdout=outcome.stdout.decode(errors="replace"),
+            stderr=outcome.stderr.decode(errors="replace"), target=target.name,
+            runner=runner.kind, fidelity=runner.fidelity,
+            runner_description=f"host command, target programs via {runner.describe()}",
+            command=list(self.case.command), duration=outcome.duration,
+            timed_out=outcome.timed_out, timeout=timeout, signal=signal,
+            cpu=runner.cpu, qemu_path=getattr(runner, "qemu_path", None),
+        )
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> Any:
+        if isinstance(excinfo.value, CaseFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, Optional[int], str]:
+        return self.path, None, f"ctest::{self.case.name} [{self.xarch_target.name}]"

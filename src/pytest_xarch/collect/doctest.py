@@ -1,0 +1,48 @@
+"""doctest binaries: `--list-test-cases`, `--test-case=a,b`, the XML reporter.
+
+doctest's XML report has the shape of Catch2's, so it is read by the same parser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..runners import RunResult
+from .base import BatchReport, Framework
+from .catch2 import parse_xml_stream
+
+_REPORT = "doctest-report.xml"
+_RULE = "=" * 20
+
+
+class Doctest(Framework):
+    """doctest 2.x (cases decorated with `doctest::skip()` are not listed, as doctest lists)."""
+
+    name = "doctest"
+
+    def list_args(self) -> list[str]:
+        return ["--list-test-cases", "--no-colors"]
+
+    def parse_list(self, stdout: str) -> list[str]:
+        names: list[str] = []
+        inside = False
+        for line in stdout.splitlines():
+            if line.startswith(_RULE):
+                inside = not inside and not names
+                continue
+            if inside and line.strip() and not line.startswith("[doctest]"):
+                names.append(line.rstrip())
+        return names
+
+    def run_args(self, cases: Sequence[str], scratch: Path) -> list[str]:
+        spec = ",".join(name.replace("\\", "\\\\").replace(",", "\\,") for name in cases)
+        return [f"--test-case={spec}", "--reporters=xml", f"--out={scratch / _REPORT}",
+                "--no-colors"]
+
+    def parse_run(self, result: RunResult, cases: Sequence[str], scratch: Path) -> BatchReport:
+        try:
+            data = (scratch / _REPORT).read_bytes()
+        except OSError:
+            data = b""
+        return parse_xml_stream(data)

@@ -1,0 +1,120 @@
+"""Which files are test executables, which framework built them, which targets they run on.
+
+Nothing here runs the file: names are matched against patterns, the ELF header
+is read with `elf.read_facts`, and the framework is recognised from strings and
+symbol names that every binary of that framework carries (also when stripped).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import mmap
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Optional
+
+from ..elf import ElfFacts
+from ..targets import ELF_MAGIC, Target
+from .base import Framework
+
+DEFAULT_PATTERNS = ("test_*", "*_test", "*_tests", "*_unittest", "*_unittests", "*.test")
+
+# framework -> (any of these bytes, and also any of these when given)
+_NEEDLES: tuple[tuple[str, tuple[bytes, ...], tuple[bytes, ...]], ...] = (
+    ("gtest", (b"_ZN7testing4Test", b"gtest_list_tests"), ()),
+    ("catch2", (b"_ZN5Catch", b"list-test-names-only", b"Catch::Session"), ()),
+    ("doctest", (b"_ZN7doctest", b"dt-list-test-cases"), ()),
+    ("rust", (b"RUST_TEST_THREADS", b"test-threads"), (b"rust_begin_unwind", b"/rustc/")),
+    ("go", (b"testing.tRunner",), (b"Go buildinf:", b"runtime.goexit")),
+)
+_MAX_SCAN = 512 << 20  # larger files are still scanned, only their first 512 MiB
+_known: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def matches_patterns(path: Path, patterns: Iterable[str]) -> bool:
+    """Whether the file's name (or its path, for patterns with a slash) matches a pattern."""
+    text = path.as_posix()
+    return any(
+        fnmatch.fnmatchcase(text if "/" in pattern else path.name, pattern)
+        or ("/" in pattern and fnmatch.fnmatchcase(text, "*/" + pattern.lstrip("/")))
+        for pattern in patterns
+    )
+
+
+def is_executable_elf(path: Path) -> bool:
+    """A regular, executable file that starts with the ELF magic number."""
+    try:
+        if not path.is_file() or not os.access(path, os.X_OK):
+            return False
+        with open(path, "rb") as stream:
+            return stream.read(4) == ELF_MAGIC
+    except OSError:
+        return False
+
+
+def identify(path: Path, facts: ElfFacts) -> str:
+    """`gtest`, `catch2`, `doctest`, `rust`, `go` or `plain`, cached by content digest."""
+    with _lock:
+        known = _known.get(facts.digest)
+    if known is None:
+        known = _scan(path, facts)
+        with _lock:
+            _known[facts.digest] = known
+    return known
+
+
+def _scan(path: Path, facts: ElfFacts) -> str:
+    hinted = {"gtest": "gtest", "catch2": "catch2"}
+    for marker, name in hinted.items():
+        if marker in facts.markers:
+            return name
+    try:
+        with open(path, "rb") as stream, mmap.mmap(
+            stream.fileno(), 0, access=mmap.ACCESS_READ
+        ) as data:
+            end = min(len(data), _MAX_SCAN)
+            for name, needles, also in _NEEDLES:
+                if _contains(data, needles, end) and (not also or _contains(data, also, end)):
+                    return name
+    except (OSError, ValueError):
+        return "plain"
+    return "plain"
+
+
+def _contains(data: mmap.mmap, needles: Sequence[bytes], end: int) -> bool:
+    return any(data.find(needle, 0, end) >= 0 for needle in needles)
+
+
+def framework_for(kind: str, case_name: str) -> Framework:
+    """The Framework object for a kind returned by `identify`."""
+    from .catch2 import Catch2
+    from .doctest import Doctest
+    from .gotest import GoTest
+    from .gtest import GoogleTest
+    from .plain import Plain
+    from .rust import RustTest
+
+    frameworks: dict[str, Framework] = {
+        "gtest": GoogleTest(), "catch2": Catch2(), "doctest": Doctest(), "rust": RustTest(),
+        "go": GoTest(),
+    }
+    return frameworks.get(kind) or Plain(case_name)
+
+
+def runs_on(facts: ElfFacts, target: Target) -> bool:
+    """Whether the binary is built for `target`'s architecture and ABI (class, byte order,
+    float ABI, and musl vs glibc for dynamic binaries)."""
+    if (facts.machine, facts.bits, facts.endian) != (target.machine, target.bits, target.endian):
+        return False
+    if facts.float_abi and target.float_abi and facts.float_abi != target.float_abi:
+        return False
+    interp: Optional[str] = facts.interp
+    return not interp or ("musl" in interp) == (target.libc == "musl")
+
+
+def matching_targets(facts: ElfFacts, targets: Sequence[Target]) -> list[Target]:
+    """The selected targets the binary runs on, in the selection's order."""
+    return [target for target in targets if runs_on(facts, target)]

@@ -1,0 +1,61 @@
+"""On-disk cache of case listings, keyed by binary content, target, framework and runner.
+
+Listing a binary costs one emulator launch; the cache makes re-runs (and
+every xdist worker after the first) free. Entries are written to a temporary
+file and renamed under a file lock, so readers never see half an entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Optional
+
+from filelock import FileLock
+
+_VERSION = "1"
+_LOCK_TIMEOUT = 900.0  # seconds to wait for another process listing the same binary
+
+
+def listing_key(digest: str, target: str, framework: str, runner: str) -> str:
+    """The cache key of one listing."""
+    text = "\0".join((_VERSION, digest, target, framework, runner))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def cached_listing(
+    cache_dir: Optional[Path], key: str, compute: Callable[[], list[str]]
+) -> list[str]:
+    """The listing stored under `key`, computing and storing it when absent."""
+    if cache_dir is None:
+        return compute()
+    folder = cache_dir / "listings"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{key}.json"
+    with FileLock(str(path) + ".lock", timeout=_LOCK_TIMEOUT):
+        stored = _read(path)
+        if stored is not None:
+            return stored
+        cases = compute()
+        handle, partial = tempfile.mkstemp(dir=folder, prefix=".listing-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(cases, stream)
+            os.replace(partial, path)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
+        return cases
+
+
+def _read(path: Path) -> Optional[list[str]]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, list) and all(isinstance(item, str) for item in data):
+        return data
+    return None
