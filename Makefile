@@ -24,12 +24,15 @@ demo: setup
 test: setup lint typecheck
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-setup: provision $(STAMPS)/venv
+setup: $(STAMPS)/venv
 
+# Always run: it checks in well under a second and installs only what is missing.
 provision:
 	sh qemu/bootstrap.sh
 
-$(STAMPS)/venv: pyproject.toml
+# Order-only on provision: python3-venv must exist first, but provisioning alone
+# does not rebuild the virtualenv.
+$(STAMPS)/venv: pyproject.toml | provision
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
