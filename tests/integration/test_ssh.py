@@ -1,0 +1,309 @@
+"""The SSH runner against a real sshd on loopback: this x86_64 host plays the device."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from pytest_xarch.errors import SetupError
+from pytest_xarch.fidelity import Fidelity
+from pytest_xarch.runners import run, runner_for
+from pytest_xarch.runners.ssh import SshRunner, close_all
+from pytest_xarch.targets import Target, host_target, resolve_target
+
+from ..support.build import CrossBuilder
+from ..support.tools import missing, require_tool
+from .sshd import SSHD, Sshd, free_port
+
+pytestmark = pytest.mark.integration
+
+PROBE = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "args";
+    if (!strcmp(mode, "args")) {
+        for (int i = 2; i < argc; i++) printf("<%s>\n", argv[i]);
+        return 0;
+    }
+    if (!strcmp(mode, "exit")) return atoi(argv[2]);
+    if (!strcmp(mode, "segv")) { raise(SIGSEGV); return 0; }
+    if (!strcmp(mode, "env")) {
+        for (int i = 2; i < argc; i++) {
+            const char *v = getenv(argv[i]);
+            printf("%s=%s\n", argv[i], v ? v : "(unset)");
+        }
+        return 0;
+    }
+    if (!strcmp(mode, "cwd")) { char b[4096]; puts(getcwd(b, sizeof b)); return 0; }
+    if (!strcmp(mode, "cat")) {
+        int c; while ((c = getchar()) != EOF) putchar(c == 'a' ? 'A' : c);
+        return 0;
+    }
+    if (!strcmp(mode, "hang")) {
+        FILE *f = fopen(argv[2], "w"); fprintf(f, "%d\n", (int)getpid()); fclose(f);
+        if (fork() == 0) {  /* a child in the same process group must die too */
+            FILE *g = fopen(argv[3], "w"); fprintf(g, "%d\n", (int)getpid()); fclose(g);
+            for (;;) pause();
+        }
+        for (;;) pause();
+    }
+    return 99;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    """A real sshd on a free loopback port, for this module."""
+    if not os.path.exists(SSHD):
+        missing(f"{SSHD} is not installed (apt-get install openssh-server)")
+    require_tool("ssh", "openssh-client")
+    require_tool("ssh-keygen", "openssh-client")
+    server = Sshd.start(tmp_path_factory.mktemp("sshd"))
+    yield server
+    close_all()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def probe(cross_build: CrossBuilder) -> Path:
+    """The probe program, built for this host (the device)."""
+    return cross_build.build(host_target().name, PROBE, name="probe")
+
+
+def device_target(server: Sshd, base: str | None = None, **settings: object) -> Target:
+    """A target whose runner is the sshd (the host's own target unless `base` is given)."""
+    target = resolve_target(base or host_target().name)
+    values: dict[str, object] = {"runner": server.url, "ssh_identity": str(server.identity),
+                                 "ssh_known_hosts": "off", **settings}
+    return dataclasses.replace(target, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def device(sshd: Sshd) -> Target:
+    return device_target(sshd)
+
+
+@pytest.fixture(scope="module")
+def runner(device: Target) -> SshRunner:
+    made = runner_for(device)
+    assert isinstance(made, SshRunner)
+    return made
+
+
+def test_run_has_hardware_fidelity_and_names_the_device(
+    device: Target, runner: SshRunner, probe: Path, sshd: Sshd
+) -> None:
+    result = run(device, [str(probe), "args", "hello"], runner=runner)
+    assert result.returncode == 0, result.explain()
+    assert result.stdout == "<hello>\n"
+    assert result.fidelity == Fidelity.HARDWARE
+    assert result.runner == "ssh"
+    assert sshd.url in result.runner_description
+    assert os.uname().machine in result.runner_description
+
+
+def test_exit_status_is_the_programs(device: Target, runner: SshRunner, probe: Path) -> None:
+    for status in (0, 3, 127, 200):
+        result = run(device, [str(probe), "exit", str(status)], runner=runner)
+        assert (result.returncode, result.signal) == (status, None), result.explain()
+
+
+def test_death_by_signal_is_reported_as_the_signal(
+    device: Target, runner: SshRunner, probe: Path
+) -> None:
+    result = run(device, [str(probe), "segv"], runner=runner)
+    assert result.signal == 11, result.explain()
+    assert result.returncode == -11
+    assert result.exit_status == 139
+    assert result.outcome() == "killed by SIGSEGV"
+
+
+HOSTILE = [
+    "two words",
+    "it's",
+    'say "hi"',
+    "a;b",
+    "$(touch {marker})",
+    "`touch {marker}`",
+    "x && touch {marker}",
+    "line1\nline2",
+    "*",
+    "",
+    "-n",
+    "$HOME",
+    "back\\slash",
+    "tab\there",
+    "ünïcødé",
+]
+
+
+def test_hostile_arguments_arrive_verbatim_and_never_execute(
+    device: Target, runner: SshRunner, probe: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "executed"
+    args = [arg.format(marker=marker) for arg in HOSTILE]
+    result = run(device, [str(probe), "args", *args], runner=runner)
+    assert result.returncode == 0, result.explain()
+    assert result.stdout == "".join(f"<{arg}>\n" for arg in args)
+    assert not marker.exists()
+
+
+def test_stdin_is_passed(device: Target, runner: SshRunner, probe: Path) -> None:
+    data = "banana\n" * 1000 + "no newline at the end"
+    result = run(device, [str(probe), "cat"], stdin=data, runner=runner)
+    assert result.returncode == 0, result.explain()
+    assert result.stdout == data.replace("a", "A")
+
+
+def test_environment_reaches_the_device(device: Target, runner: SshRunner, probe: Path) -> None:
+    env = {"XARCH_TEST_VALUE": "spaces and 'quotes' and $(no) and\nnewline", "EMPTY": ""}
+    result = run(device, [str(probe), "env", "XARCH_TEST_VALUE", "EMPTY", "XARCH_TARGET",
+                          "XARCH_FIDELITY"], env=env, runner=runner)
+    assert result.returncode == 0, result.explain()
+    assert result.stdout == (
+        f"XARCH_TEST_VALUE={env['XARCH_TEST_VALUE']}\nEMPTY=\n"
+        f"XARCH_TARGET={device.name}\nXARCH_FIDELITY=hardware\n"
+    )
+
+
+def test_working_directory_is_a_device_path(
+    device: Target, runner: SshRunner, probe: Path, tmp_path: Path
+) -> None:
+    odd = tmp_path / "a dir; with $(odd) name"
+    odd.mkdir()
+    result = run(device, [str(probe), "cwd"], cwd=str(odd), runner=runner)
+    assert result.stdout == f"{odd}\n", result.explain()
+    default = run(device, [str(probe), "cwd"], runner=runner)
+    assert default.stdout.strip() == runner.device.session_dir
+    gone = run(device, [str(probe), "cwd"], cwd=str(tmp_path / "absent"), runner=runner)
+    assert gone.returncode == 127
+    assert "does not exist on the device" in gone.stderr
+
+
+def _wait_gone(pid: int) -> bool:
+    try:
+        process = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return True
+    try:
+        process.wait(timeout=10)
+    except psutil.TimeoutExpired:
+        return process.status() == psutil.STATUS_ZOMBIE
+    return True
+
+
+def test_timeout_kills_the_remote_process_group(
+    device: Target, runner: SshRunner, probe: Path, tmp_path: Path
+) -> None:
+    parent_file, child_file = tmp_path / "parent.pid", tmp_path / "child.pid"
+    result = run(device, [str(probe), "hang", str(parent_file), str(child_file)],
+                 timeout=1.5, runner=runner)
+    assert result.timed_out, result.explain()
+    assert result.signal is None
+    for pid_file in (parent_file, child_file):
+        pid = int(pid_file.read_text())
+        assert _wait_gone(pid), f"remote process {pid} survived the timeout"
+    # The connection is still good afterwards.
+    assert run(device, [str(probe), "exit", "0"], runner=runner).ok
+
+
+def test_runs_reuse_one_connection_and_one_copy(
+    sshd: Sshd, probe: Path, tmp_path: Path, cross_build: CrossBuilder
+) -> None:
+    fresh = runner_for(device_target(sshd, ssh_workdir=str(tmp_path / "work")))
+    assert isinstance(fresh, SshRunner)
+    before = sshd.accepted_logins()
+    for status in range(5):
+        result = run(fresh.target, [str(probe), "exit", str(status)], runner=fresh)
+        assert result.returncode == status, result.explain()
+    assert sshd.accepted_logins() - before == 1  # one handshake for five runs
+    session = Path(fresh.device.session_dir or "")
+    assert session.parent == tmp_path / "work"
+    assert len(list(session.rglob("probe"))) == 1  # content-addressed: copied once
+    other = cross_build.build(host_target().name, PROBE.replace("return 99", "return 98"),
+                              name="probe")
+    assert run(fresh.target, [str(other), "exit", "0"], runner=fresh).ok
+    assert len(list(session.rglob("probe"))) == 2
+
+
+def test_close_all_removes_the_session_dir_and_stops_the_master(
+    sshd: Sshd, probe: Path
+) -> None:
+    target = device_target(sshd, ssh_workdir="/tmp/xarch-close-test")
+    runner = runner_for(target)
+    assert isinstance(runner, SshRunner)
+    assert run(target, [str(probe), "exit", "0"], runner=runner).ok
+    session = runner.device.session_dir
+    control = runner.device._control_dir
+    assert session and os.path.isdir(session)
+    assert control and os.path.exists(os.path.join(control, "master"))
+    close_all()
+    assert not os.path.exists(session)
+    assert not os.path.exists(control)
+    shutil.rmtree("/tmp/xarch-close-test", ignore_errors=True)
+
+
+def test_unreachable_device_is_a_clear_setup_error(sshd: Sshd, probe: Path) -> None:
+    closed = dataclasses.replace(device_target(sshd),
+                                 runner=f"ssh://{sshd.user}@127.0.0.1:{free_port()}")
+    with pytest.raises(SetupError) as caught:
+        run(closed, [str(probe), "exit", "0"])
+    message = str(caught.value)
+    assert "cannot connect to device ssh://" in message
+    assert "Connection refused" in message
+
+
+def test_device_of_the_wrong_architecture_is_refused(sshd: Sshd, probe: Path) -> None:
+    wrong = device_target(sshd, base="aarch64")
+    with pytest.raises(SetupError) as caught:
+        run(wrong, [str(probe), "exit", "0"], check=False)
+    message = str(caught.value)
+    assert f"is {os.uname().machine} (uname -m)" in message
+    assert "target 'aarch64'" in message
+
+
+def test_wrong_key_is_a_clear_setup_error(sshd: Sshd, probe: Path, tmp_path: Path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                    str(tmp_path / "stranger")], check=True, timeout=30)
+    stranger = device_target(sshd, ssh_identity=str(tmp_path / "stranger"))
+    with pytest.raises(SetupError, match="Permission denied"):
+        run(stranger, [str(probe), "exit", "0"])
+
+
+def test_xarch_run_uses_the_configured_device(
+    sshd: Sshd, probe: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "xarch.toml"
+    config.write_text(
+        "[target.board]\n"
+        f'base = "{host_target().name}"\n'
+        f'runner = "{sshd.url}"\n'
+        f'ssh_identity = "{sshd.identity}"\n'
+        'ssh_known_hosts = "off"\n'
+    )
+    env = {**os.environ, "XARCH_CONFIG": str(config)}
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest_xarch.cli", "run", "--target", "board", "--",
+         str(probe), "exit", "42"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert completed.returncode == 42, completed.stderr
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest_xarch.cli", "run", "--target", "board", "--",
+         str(probe), "args", "a b", "$(c)"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert completed.stdout == "<a b>\n<$(c)>\n", completed.stderr
