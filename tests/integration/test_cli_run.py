@@ -147,3 +147,17 @@ def test_targets_table_is_human_readable() -> None:
     lines = completed.stdout.splitlines()
     assert lines[0].split()[:3] == ["target", "runner", "qemu"]
     assert any(line.startswith("riscv64 ") for line in lines)
+
+
+def test_missing_qemu_is_127_naming_the_package(echo: str, tmp_path: Path) -> None:
+    import os
+
+    completed = subprocess.run(
+        [XARCH, "run", "--target", "aarch64", "--", echo],
+        env={**os.environ, "PATH": str(tmp_path)},  # a PATH without any qemu
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert completed.returncode == 127
+    assert "qemu-aarch64 not found" in completed.stderr
+    assert "apt-get install qemu-user" in completed.stderr
+    assert "Traceback" not in completed.stderr
