@@ -194,6 +194,9 @@ def test_binfmt_runner_lets_a_target_program_exec_another(
     assert result.runner == "binfmt"
     assert "xarch-aarch64" in result.runner_description
     assert result.qemu_version  # the QEMU behind the handler
+    listing = xarch("targets", "--json")
+    [row] = [row for row in json.loads(listing.stdout) if row["name"] == "aarch64"]
+    assert row["binfmt"] == "xarch-aarch64"
 
 
 def test_binfmt_runner_passes_cpu_sysroot_and_reports_signals(

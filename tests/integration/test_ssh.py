@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -307,3 +308,10 @@ def test_xarch_run_uses_the_configured_device(
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )
     assert completed.stdout == "<a b>\n<$(c)>\n", completed.stderr
+    listing = subprocess.run(
+        [sys.executable, "-m", "pytest_xarch.cli", "targets", "--json"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    [board] = [row for row in json.loads(listing.stdout) if row["name"] == "board"]
+    assert (board["runner"], board["runner_ready"]) == ("ssh", True)
+    assert board["runner_status"] == f"reachable, {os.uname().machine}"

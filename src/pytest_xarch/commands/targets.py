@@ -15,6 +15,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def runner_readiness(target: Any, kind: str) -> tuple[Any, str]:
+    """(ready, what was found) for runners that depend on the machine: binfmt and ssh."""
+    if kind == "binfmt":
+        from .. import binfmt_misc
+        from ..runners.binfmt import missing_handler_message
+
+        handler = binfmt_misc.active_handler(target)
+        return (True, f"handler {handler.name}") if handler else (
+            False, missing_handler_message(target))
+    if kind == "ssh":
+        from ..runners import ssh
+
+        return ssh.readiness(target)
+    return None, ""
+
+
 def target_readiness(target: Any) -> dict[str, Any]:
     """What this host has for running `target`: runner, emulator, sysroot, compiler."""
     from ..errors import XarchError
@@ -34,12 +50,20 @@ def target_readiness(target: Any) -> dict[str, Any]:
         except XarchError:
             compilers[lang] = None
     cpu_known = None if not qemu_path else target.emulation_cpu in qemu_cpu_models(qemu_path)
+    from .. import binfmt_misc
+
+    kind = runner_kind(target)
+    ready, runner_status = runner_readiness(target, kind)
+    handler = binfmt_misc.active_handler(target)
     return {
         "name": target.name,
         "title": target.title,
         "triple": target.triple,
         "libc": target.libc,
-        "runner": runner_kind(target),
+        "runner": kind,
+        "runner_ready": ready,
+        "runner_status": runner_status,
+        "binfmt": handler.name if handler else None,
         "cpu": target.emulation_cpu,
         "cpu_known_to_qemu": cpu_known,
         "qemu": qemu_path,
@@ -61,19 +85,26 @@ def main(args: argparse.Namespace) -> int:
         json.dump(rows, sys.stdout, indent=2)
         print()
         return 0
-    header = ("target", "runner", "qemu", "cpu", "sysroot", "compiler")
+    header = ("target", "runner", "qemu", "cpu", "sysroot", "compiler", "binfmt")
     table = [header]
     for row in rows:
         qemu = f"{row['qemu_version']}" if row["qemu"] else "missing"
         cpu = row["cpu"] if row["cpu_known_to_qemu"] is not False else (
             f"{row['cpu']} (NOT IN QEMU {row['qemu_version']})")
+        runner = row["runner"]
+        if row["runner_ready"] is not None:
+            short = row["runner_status"] if row["runner_ready"] else "NOT READY"
+            runner = f"{runner} ({short})"
         table.append((
-            row["name"], row["runner"], qemu, cpu,
-            row["sysroot"] or "-", row["compiler"] or "-",
+            row["name"], runner, qemu, cpu,
+            row["sysroot"] or "-", row["compiler"] or "-", row["binfmt"] or "-",
         ))
     widths = [max(len(str(line[i])) for line in table) for i in range(len(header))]
     for line in table:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
+    for row in rows:
+        if row["runner_ready"] is False:
+            print(f"\n{row['name']}: {row['runner']} runner not ready: {row['runner_status']}")
     missing = sorted({p for row in rows if not row["compiler"] for p in row["packages"][:1]})
     if missing:
         print(f"\nmissing cross compilers come from: apt-get install {' '.join(missing)}")
