@@ -315,3 +315,48 @@ def test_xarch_run_uses_the_configured_device(
     [board] = [row for row in json.loads(listing.stdout) if row["name"] == "board"]
     assert (board["runner"], board["runner_ready"]) == ("ssh", True)
     assert board["runner_status"] == f"reachable, {os.uname().machine}"
+
+
+def test_pytest_session_on_the_device_reports_hardware(
+    sshd: Sshd, probe: Path, pytester: pytest.Pytester
+) -> None:
+    pytester.makefile(".toml", xarch=(
+        f'[target.{host_target().name}]\nssh_identity = "{sshd.identity}"\n'
+        'ssh_known_hosts = "off"\n'
+    ))
+    pytester.makepyfile(test_device=f"""
+        import pytest
+        PROBE = {str(probe)!r}
+
+        def test_args(xarch_run):
+            result = xarch_run(PROBE, "args", "a b", "$(x)")
+            assert result.stdout == "<a b>\\n<$(x)>\\n"
+            assert str(result.fidelity) == "hardware"
+
+        @pytest.mark.hardware_only(reason="needs real silicon")
+        def test_on_silicon(xarch_run):
+            assert xarch_run(PROBE, "exit", "0").returncode == 0
+
+        def test_hang(xarch_run):
+            result = xarch_run(PROBE, "hang", "/dev/null", "/dev/null", timeout=1)
+            assert result.timed_out
+    """)
+    host = host_target().name
+    result = pytester.runpytest_subprocess(
+        f"--xarch={host}", f"--xarch-runner={host}={sshd.url}", "-p", "no:cacheprovider",
+        "--junitxml=junit.xml", "--xarch-report=report.json",
+    )
+    result.assert_outcomes(passed=3)
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert {(r["nodeid"].split("::")[1], r["fidelity"], r["runner"]) for r in report["tests"]} == {
+        (f"test_args[{host}]", "hardware", "ssh"),
+        (f"test_on_silicon[{host}]", "hardware", "ssh"),
+        (f"test_hang[{host}]", "hardware", "ssh"),
+    }
+    import xml.etree.ElementTree as ET
+
+    fidelities = {
+        p.get("value") for p in ET.parse(pytester.path / "junit.xml").getroot().iter("property")
+        if p.get("name") == "xarch_fidelity"
+    }
+    assert fidelities == {"hardware"}
