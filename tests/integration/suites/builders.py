@@ -27,6 +27,8 @@ GTEST_ROOT = Path("/usr/src/googletest/googletest")
 CATCH2_HEADER = Path("/usr/include/catch2/catch.hpp")
 DOCTEST_HEADER = Path("/usr/include/doctest/doctest.h")
 BUILD_TIMEOUT = 900.0
+# Read at import, before pytester points HOME at a temporary folder (rustup lives in HOME).
+RUSTUP_HOME = os.environ.get("RUSTUP_HOME") or os.path.expanduser("~/.rustup")
 
 
 def _tool(argv: Sequence[str], *, cwd: str | None = None, env: dict[str, str] | None = None,
@@ -147,7 +149,8 @@ def rust_binary(root: Path) -> Path:
     def make(partial: Path) -> None:
         partial.mkdir()
         _tool([rustc, "--edition", "2021", "--test", str(SUITES / "rust" / "sample.rs"),
-               "-o", str(partial / "sample_test")])
+               "-o", str(partial / "sample_test")],
+              env={**os.environ, "RUSTUP_HOME": RUSTUP_HOME})
 
     return cached(root, "rust-x86_64", make) / "sample_test"
 

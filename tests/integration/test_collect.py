@@ -1,0 +1,262 @@
+"""Collectors end to end: real cross-built GoogleTest, Catch2, doctest, Go, Rust and CTest suites
+run under real QEMU through pytest, with emulator launches counted by a logging qemu wrapper."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ..support.tools import require_tool
+from .suites import builders
+
+pytestmark = pytest.mark.integration
+
+WRAPPER = """#!/bin/sh
+# Counts emulator launches (not version or CPU-list probes), then runs the real QEMU.
+case "$1 $2" in --version*|"-cpu help") ;; *) echo "$@" >> {log} ;; esac
+exec {real} "$@"
+"""
+
+
+@pytest.fixture(scope="module")
+def suites_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the sample suites are built, shared by the session's workers."""
+    require_tool("qemu-aarch64", "qemu-user")
+    return tmp_path_factory.getbasetemp().parent / "xarch-suites"
+
+
+class Launches:
+    """Emulator launches made through the wrapped qemu-aarch64/qemu-arm of one test."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+
+    def of(self, binary: str) -> int:
+        """How many launches ran a program whose path ends with `binary`."""
+        if not self.log.exists():
+            return 0
+        return sum(
+            1 for line in self.log.read_text().splitlines()
+            if any(word.endswith(binary) for word in line.split())
+        )
+
+
+@pytest.fixture
+def launches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Launches:
+    """Put logging wrappers of qemu-aarch64 and qemu-arm first on PATH."""
+    folder = tmp_path / "wrapped-qemu"
+    folder.mkdir()
+    log = tmp_path / "launches.log"
+    for name in ("qemu-aarch64", "qemu-arm"):
+        real = require_tool(name, "qemu-user")
+        wrapper = folder / name
+        wrapper.write_text(WRAPPER.format(log=log, real=real))
+        wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    return Launches(log)
+
+
+def place(pytester: pytest.Pytester, binary: Path, relative: str) -> Path:
+    """Copy a built binary into the pytester project."""
+    destination = pytester.path / relative
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(binary, destination)
+    return destination
+
+
+def records(pytester: pytest.Pytester, report: str = "report.json") -> dict[str, dict]:
+    """nodeid -> record of the --xarch-report JSON."""
+    data = json.loads((pytester.path / report).read_text())
+    return {record["nodeid"]: record for record in data["tests"]}
+
+
+@pytest.fixture(scope="module")
+def gtest_binaries(suites_root: Path) -> dict[str, Path]:
+    return {name: builders.gtest_binary(suites_root, name) for name in ("aarch64", "armv7")}
+
+
+def test_gtest_cases_per_target_with_crash_recovery(
+    pytester: pytest.Pytester, gtest_binaries: dict[str, Path], launches: Launches
+) -> None:
+    place(pytester, gtest_binaries["aarch64"], "build64/sample_test")
+    place(pytester, gtest_binaries["armv7"], "build32/sample_test")
+    result = pytester.runpytest_subprocess(
+        "--xarch=aarch64,armv7", "-k", "not Forever", "--xarch-report=report.json", "-v"
+    )
+    result.assert_outcomes(passed=8, failed=4, skipped=2, deselected=2)
+    found = records(pytester)
+    for build, target in (("build64", "aarch64"), ("build32", "armv7")):
+        prefix = f"{build}/sample_test::"
+        expected = {
+            "Math.Adds": "passed", "Math.Fails": "failed", "Math.Skipped": "skipped",
+            "Crash.Segfault": "failed", "Env.SeesTarget": "passed",
+            "Small/Square.NonNegative/0": "passed", "Small/Square.NonNegative/1": "passed",
+        }
+        for case, outcome in expected.items():
+            record = found[f"{prefix}{case}[{target}]"]
+            assert (record["outcome"], record["target"]) == (outcome, target)
+            if outcome != "skipped":
+                assert record["fidelity"] == "emulated"
+        # Never collected for the other target's architecture.
+        other = "armv7" if target == "aarch64" else "aarch64"
+        assert f"{prefix}Math.Adds[{other}]" not in found
+    result.stdout.fnmatch_lines([
+        "build64/sample_test::Math.Adds?aarch64? PASSED ?emulated?*",
+        "*sample_test.cc:12*", "*the answer is off by one*",
+        "*Crash.Segfault crashed: the binary was killed by SIGSEGV*",
+    ])
+    # The crash cost one case: listing + a batch that crashed + a fresh launch for the rest.
+    assert launches.of("build64/sample_test") == 3
+    assert launches.of("build32/sample_test") == 3
+
+
+def test_one_launch_per_binary_and_listing_cached(
+    pytester: pytest.Pytester, gtest_binaries: dict[str, Path], launches: Launches
+) -> None:
+    place(pytester, gtest_binaries["aarch64"], "sample_test")
+    first = pytester.runpytest_subprocess("--xarch=aarch64", "-k", "Math or Env or Square")
+    first.assert_outcomes(passed=4, failed=1, skipped=1, deselected=2)
+    assert launches.of("sample_test") == 2  # the listing, then one batch of six cases
+    second = pytester.runpytest_subprocess("--xarch=aarch64", "-k", "Math or Env or Square")
+    second.assert_outcomes(passed=4, failed=1, skipped=1, deselected=2)
+    assert launches.of("sample_test") == 3  # listing cached: just the batch
+
+
+def test_isolate_runs_one_launch_per_case(
+    pytester: pytest.Pytester, gtest_binaries: dict[str, Path], launches: Launches
+) -> None:
+    place(pytester, gtest_binaries["aarch64"], "sample_test")
+    result = pytester.runpytest_subprocess("--xarch=aarch64", "-k", "Math", "--xarch-isolate")
+    result.assert_outcomes(passed=1, failed=1, skipped=1, deselected=5)
+    assert launches.of("sample_test") == 1 + 3
+
+
+def test_single_case_selection_and_hang_timeout(
+    pytester: pytest.Pytester, gtest_binaries: dict[str, Path]
+) -> None:
+    place(pytester, gtest_binaries["aarch64"], "sample_test")
+    result = pytester.runpytest_subprocess(
+        "--xarch=aarch64", "-o", "xarch_case_timeout=1", "-o", "xarch_emulation_factor=1",
+        "sample_test::Hang.Forever[aarch64]", "sample_test::Math.Adds[aarch64]", "-v",
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*Hang.Forever timed out after 2s*"])
+
+
+def test_binary_for_no_selected_target_is_not_collected(
+    pytester: pytest.Pytester, gtest_binaries: dict[str, Path]
+) -> None:
+    place(pytester, gtest_binaries["aarch64"], "sample_test")
+    result = pytester.runpytest_subprocess("--xarch=armv7,riscv64")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_failing_static_check_is_one_collection_error(
+    pytester: pytest.Pytester, gtest_binaries: dict[str, Path]
+) -> None:
+    place(pytester, gtest_binaries["aarch64"], "sample_test")
+    pytester.makefile(".toml", xarch='[target.aarch64]\nglibc = "2.17"\n')
+    result = pytester.runpytest_subprocess("--xarch=aarch64")
+    assert result.ret != pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*ERROR collecting sample_test*", "*fails static checks*",
+                                 "*glibc-too-new*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_xdist_workers_run_their_own_batches(
+    pytester: pytest.Pytester, gtest_binaries: dict[str, Path]
+) -> None:
+    place(pytester, gtest_binaries["aarch64"], "sample_test")
+    result = pytester.runpytest_subprocess(
+        "--xarch=aarch64", "-n", "2", "-k", "not Forever", "--xarch-report=report.json"
+    )
+    result.assert_outcomes(passed=4, failed=2, skipped=1)
+    found = records(pytester)
+    assert found["sample_test::Crash.Segfault[aarch64]"]["outcome"] == "failed"
+    assert found["sample_test::Env.SeesTarget[aarch64]"]["fidelity"] == "emulated"
+
+
+def test_catch2_outcomes_and_crash_recovery(
+    pytester: pytest.Pytester, suites_root: Path, launches: Launches
+) -> None:
+    place(pytester, builders.catch2_binary(suites_root, "aarch64"), "c2/sample_test")
+    place(pytester, builders.catch2_binary(suites_root, "armv7"), "c32/sample_test")
+    result = pytester.runpytest_subprocess(
+        "--xarch=aarch64,armv7", "-k", "not hangs", "--xarch-report=report.json"
+    )
+    result.assert_outcomes(passed=4, failed=4, deselected=2)
+    found = records(pytester)
+    for build, target in (("c2", "aarch64"), ("c32", "armv7")):
+        outcomes = {case: found[f"{build}/sample_test::{case}[{target}]"]["outcome"]
+                    for case in ("adds", "fails", "crashes", "sections pass")}
+        assert outcomes == {"adds": "passed", "fails": "failed", "crashes": "failed",
+                            "sections pass": "passed"}
+    result.stdout.fnmatch_lines(["*sample_test.cpp:12: CHECK( answer == 42 )*",
+                                 "*SIGSEGV*"])
+    assert launches.of("c2/sample_test") == 3  # listing, batch stopped by the crash, the rest
+
+
+def test_doctest_outcomes(pytester: pytest.Pytester, suites_root: Path) -> None:
+    place(pytester, builders.doctest_binary(suites_root, "armv7"), "sample_test")
+    result = pytester.runpytest_subprocess("--xarch=armv7", "-v")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["sample_test::adds?armv7? PASSED ?emulated?*",
+                                 "*sample_test.cpp:9: CHECK( answer == 42 )*"])
+
+
+@pytest.mark.parametrize(("goarch", "target"), [("arm64", "aarch64"), ("arm", "armv7")])
+def test_go_outcomes_testdata_and_panic(
+    pytester: pytest.Pytester, suites_root: Path, goarch: str, target: str
+) -> None:
+    built = builders.go_binary(suites_root, goarch)
+    shutil.copytree(built.parent, pytester.path / "pkg")
+    result = pytester.runpytest_subprocess(
+        f"--xarch={target}", "-k", "not Hang", "--xarch-report=report.json", "-v"
+    )
+    result.assert_outcomes(passed=3, failed=2, skipped=1, deselected=1)
+    found = records(pytester)
+    outcome = {nodeid.split("::")[1]: record["outcome"] for nodeid, record in found.items()}
+    assert outcome == {
+        f"TestPass[{target}]": "passed", f"TestFail[{target}]": "failed",
+        f"TestSkip[{target}]": "skipped", f"TestTestdata[{target}]": "passed",
+        f"TestSub[{target}]": "passed", f"TestCrash[{target}]": "failed",
+    }
+    result.stdout.fnmatch_lines(["*sample_test.go:16: got 41, want 42*",
+                                 "*nil pointer dereference*"])
+
+
+def test_rust_libtest_native(pytester: pytest.Pytester, suites_root: Path) -> None:
+    place(pytester, builders.rust_binary(suites_root), "sample_test")
+    result = pytester.runpytest_subprocess("--xarch=x86_64", "-v")
+    result.assert_outcomes(passed=1, failed=2, skipped=1)
+    result.stdout.fnmatch_lines([
+        "sample_test::tests::passes?x86_64? PASSED ?native?*",
+        "*tests::aborts crashed: the binary was killed by SIGABRT*",
+        "*the answer is off by one*",
+    ])
+
+
+@pytest.mark.parametrize("emulator", [(), ("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu")],
+                         ids=["plain-add_test", "with-emulator"])
+def test_ctest_tree(pytester: pytest.Pytester, suites_root: Path,
+                    emulator: tuple[str, ...]) -> None:
+    build = builders.ctest_tree(suites_root, "aarch64", emulator=emulator)
+    result = pytester.runpytest_subprocess(
+        "--xarch=aarch64,armv7", "-o", "xarch_emulation_factor=1", f"--rootdir={build}",
+        str(build), "--xarch-report=report.json", "-p", "no:cacheprovider",
+    )
+    found = records(pytester)
+    outcome = {nodeid.split("::")[1]: record["outcome"] for nodeid, record in found.items()}
+    assert outcome == {
+        "passes[aarch64]": "passed", "fails[aarch64]": "failed",
+        "expected_failure[aarch64]": "passed", "skipped[aarch64]": "skipped",
+        "crashes[aarch64]": "failed", "hangs[aarch64]": "failed",
+        "environment[aarch64]": "passed", "host_script[aarch64]": "passed",
+    }
+    assert {record["fidelity"] for record in found.values() if record["outcome"] == "passed"} == {
+        "emulated"}
+    result.stdout.fnmatch_lines(["*crashes: killed by SIGSEGV*", "*hangs: timed out after 2s*"])
