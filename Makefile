@@ -22,7 +22,7 @@ demo: setup
 	$(BIN)/pytest examples/demo -v --xarch=$(DEMO_TARGETS)
 
 test: setup lint typecheck
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 setup: $(STAMPS)/venv
 
