@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,7 +69,7 @@ def place(pytester: pytest.Pytester, binary: Path, relative: str) -> Path:
     return destination
 
 
-def records(pytester: pytest.Pytester, report: str = "report.json") -> dict[str, dict]:
+def records(pytester: pytest.Pytester, report: str = "report.json") -> dict[str, Any]:
     """nodeid -> record of the --xarch-report JSON."""
     data = json.loads((pytester.path / report).read_text())
     return {record["nodeid"]: record for record in data["tests"]}

@@ -25,13 +25,17 @@ class Doctest(Framework):
         return ["--list-test-cases", "--no-colors"]
 
     def parse_list(self, stdout: str) -> list[str]:
+        # The names sit between the rules that follow "listing all test case names".
+        lines = stdout.splitlines()
+        start = next((i for i, line in enumerate(lines) if "listing all test case names" in line),
+                     None)
+        if start is None:
+            return []
         names: list[str] = []
-        inside = False
-        for line in stdout.splitlines():
+        for line in lines[start + 2:]:
             if line.startswith(_RULE):
-                inside = not inside and not names
-                continue
-            if inside and line.strip() and not line.startswith("[doctest]"):
+                break
+            if line.strip():
                 names.append(line.rstrip())
         return names
 

@@ -1,0 +1,373 @@
+"""Collector internals without QEMU: output parsers, batch recovery, options, cache, ctest rules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from pytest_xarch.collect.base import BatchReport, CaseResult, Framework
+from pytest_xarch.collect.batch import BinaryRunner
+from pytest_xarch.collect.catch2 import Catch2, parse_xml_stream, spec_escape
+from pytest_xarch.collect.ctest import CTestCase, evaluate, parse_test, strip_emulator
+from pytest_xarch.collect.doctest import Doctest
+from pytest_xarch.collect.gotest import GoTest, parse_verbose
+from pytest_xarch.collect.gtest import GoogleTest, parse_console, parse_xml
+from pytest_xarch.collect.identify import matches_patterns
+from pytest_xarch.collect.listing import cached_listing
+from pytest_xarch.collect.options import CollectOptions, from_table
+from pytest_xarch.collect.rust import RustTest
+from pytest_xarch.errors import ConfigError
+from pytest_xarch.fidelity import Fidelity
+from pytest_xarch.runners import NativeRunner, RunResult
+from pytest_xarch.targets import resolve_target
+
+
+def result(stdout: str = "", *, returncode: int = 0, signal: Optional[int] = None,
+           timed_out: bool = False, stderr: str = "") -> RunResult:
+    return RunResult(args=["prog"], returncode=returncode, stdout=stdout, stderr=stderr,
+                     target="x86_64", runner="native", fidelity=Fidelity.NATIVE,
+                     runner_description="native", signal=signal, timed_out=timed_out,
+                     timeout=5.0)
+
+
+GTEST_LIST = """Running main() from gtest_main.cc
+Math.
+  Adds
+  Fails
+Small/Square.  # TypeParam = int
+  NonNegative/0  # GetParam() = -2
+"""
+
+GTEST_CONSOLE = """[==========] Running 3 tests from 2 test suites.
+[ RUN      ] Math.Adds
+hello from Adds
+[       OK ] Math.Adds (3 ms)
+[ RUN      ] Math.Fails
+sample.cc:12: Failure
+Expected equality
+[  FAILED  ] Math.Fails (0 ms)
+[ RUN      ] Small/Square.NonNegative/0
+[  FAILED  ] Small/Square.NonNegative/0, where GetParam() = -2 (1 ms)
+[ RUN      ] Crash.Segfault
+about to crash
+"""
+
+
+def test_gtest_listing_joins_suites_and_drops_comments() -> None:
+    assert GoogleTest().parse_list(GTEST_LIST) == [
+        "Math.Adds", "Math.Fails", "Small/Square.NonNegative/0"]
+
+
+def test_gtest_console_gives_results_and_the_running_case() -> None:
+    report = parse_console(GTEST_CONSOLE)
+    assert {name: r.outcome for name, r in report.results.items()} == {
+        "Math.Adds": "passed", "Math.Fails": "failed", "Small/Square.NonNegative/0": "failed"}
+    assert report.results["Math.Adds"].output == "hello from Adds"
+    assert report.results["Math.Adds"].duration == 0.003
+    assert "sample.cc:12: Failure" in report.results["Math.Fails"].message
+    assert (report.running, report.running_output) == ("Crash.Segfault", "about to crash")
+
+
+def test_gtest_xml_report_gives_messages_and_skips(tmp_path: Path) -> None:
+    (tmp_path / "r.xml").write_text(
+        '<testsuites><testsuite name="Math">'
+        '<testcase name="Fails" classname="Math" time="0.5"><failure message="m">'
+        'sample.cc:12\nExpected</failure></testcase>'
+        '<testcase name="Skip" classname="Math" result="skipped">'
+        '<skipped message="sample.cc:15&#x0A;not here"/></testcase>'
+        '<testcase name="Adds" classname="Math"/></testsuite></testsuites>'
+    )
+    found = parse_xml(tmp_path / "r.xml")
+    assert found["Math.Fails"].outcome == "failed"
+    assert found["Math.Fails"].message == "sample.cc:12\nExpected"
+    assert found["Math.Fails"].duration == 0.5
+    assert (found["Math.Skip"].outcome, found["Math.Skip"].message) == (
+        "skipped", "sample.cc:15\nnot here")
+    assert found["Math.Adds"].outcome == "passed"
+    assert parse_xml(tmp_path / "absent.xml") == {}
+
+
+def test_gtest_filter_names_every_case(tmp_path: Path) -> None:
+    args = GoogleTest().run_args(["A.b", "C.d"], tmp_path)
+    assert args[0] == "--gtest_filter=A.b:C.d"
+    assert f"--gtest_output=xml:{tmp_path / 'gtest-report.xml'}" in args
+
+
+CATCH2_XML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<Catch name="t">
+  <Group name="t">
+    <TestCase name="adds" filename="a.cpp" line="8">
+      <OverallResult success="true" durationInSeconds="0.25"/>
+    </TestCase>
+    <TestCase name="fails" filename="a.cpp" line="10">
+      <Expression success="false" type="CHECK" filename="a.cpp" line="12">
+        <Original>answer == 42</Original>
+        <Expanded>41 == 42</Expanded>
+      </Expression>
+      <OverallResult success="false"/>
+    </TestCase>
+    <TestCase name="skips" filename="a.cpp" line="14">
+      <Skip filename="a.cpp" line="15">not here</Skip>
+      <OverallResult success="true" skips="1"/>
+    </TestCase>
+    <TestCase name="hangs" filename="a.cpp" line="20">
+"""
+
+
+def test_catch2_truncated_report_keeps_finished_cases_and_names_the_running_one() -> None:
+    report = parse_xml_stream(CATCH2_XML)
+    assert {n: r.outcome for n, r in report.results.items()} == {
+        "adds": "passed", "fails": "failed", "skips": "skipped"}
+    assert report.results["adds"].duration == 0.25
+    assert report.results["fails"].message.startswith("a.cpp:12: CHECK( answer == 42 )")
+    assert "41 == 42" in report.results["fails"].message
+    assert report.results["skips"].message == "not here"
+    assert report.running == "hangs"
+
+
+def test_catch2_listing_and_spec_escaping() -> None:
+    assert Catch2().parse_list('adds\n"#file tagged"\nsections pass\n') == [
+        "adds", "#file tagged", "sections pass"]
+    assert spec_escape("a,b [x]") == "a\\,b \\[x\\]"
+    assert spec_escape("~neg*") == "\\~neg\\*"
+
+
+def test_catch2_v3_listing_falls_back(tmp_path: Path) -> None:
+    calls: list[list[str]] = []
+
+    def launch(args: Sequence[str], timeout: Optional[float]) -> RunResult:
+        calls.append(list(args))
+        if "--list-test-names-only" in args:
+            return result("", returncode=255, stderr="Unrecognised token: --list-test-names-only")
+        return result("one\ntwo\n")
+
+    assert Catch2().list_cases(launch) == ["one", "two"]
+    assert calls[1] == ["--list-tests", "--verbosity", "quiet"]
+
+
+def test_doctest_listing() -> None:
+    out = ("[doctest] doctest version is \"2.4.9\"\n" + "=" * 79 + "\n"
+           "[doctest] listing all test case names\n" + "=" * 79 + "\nadds\nfails\n"
+           + "=" * 79 + "\n[doctest] unskipped test cases passing the current filters: 2\n")
+    assert Doctest().parse_list(out) == ["adds", "fails"]
+    assert Doctest().run_args(["a,b", "c"], Path("/s"))[0] == "--test-case=a\\,b,c"
+
+
+GO_VERBOSE = """=== RUN   TestPass
+    x_test.go:11: logged
+--- PASS: TestPass (0.01s)
+=== RUN   TestSub
+=== RUN   TestSub/inner
+    x_test.go:30: inner failed
+--- FAIL: TestSub (0.00s)
+    --- FAIL: TestSub/inner (0.00s)
+=== RUN   TestSkip
+    x_test.go:21: not here
+--- SKIP: TestSkip (0.00s)
+=== RUN   TestHang
+"""
+
+
+def test_go_verbose_output_like_test2json() -> None:
+    report = parse_verbose(GO_VERBOSE)
+    assert {n: r.outcome for n, r in report.results.items()} == {
+        "TestPass": "passed", "TestSub": "failed", "TestSkip": "skipped"}
+    assert report.results["TestPass"].output == "    x_test.go:11: logged"
+    assert "x_test.go:30: inner failed" in report.results["TestSub"].message
+    assert report.results["TestSkip"].message == "    x_test.go:21: not here"
+    assert report.running == "TestHang"
+
+
+def test_go_listing_and_run_filter() -> None:
+    listed = GoTest().parse_list("TestA\nBenchmarkB\nExampleC\nok  \tpkg\t0.1s\n")
+    assert listed == ["TestA", "ExampleC"]
+    args = GoTest().run_args(["TestA", "TestB"], Path("/s"))
+    assert args[-2:] == ["-test.run", "^(TestA|TestB)$"]
+
+
+def test_go_panic_text_goes_to_the_failing_test() -> None:
+    out = "=== RUN   TestCrash\n--- FAIL: TestCrash (0.00s)\n"
+    report = GoTest().parse_run(result(out, returncode=2, stderr="panic: boom\n"), ["TestCrash"],
+                                Path("/s"))
+    assert "panic: boom" in report.results["TestCrash"].message
+
+
+RUST_OUT = """
+running 4 tests
+test tests::fails ... FAILED
+test tests::ignored ... ignored, not on this target
+test tests::passes ... ok
+""" + "test tests::aborts ... \n"  # started, never finished (the trailing space is libtest's)
+
+
+def test_rust_libtest_output() -> None:
+    listing = RustTest().parse_list("tests::a: test\ntests::b: bench\n")
+    assert listing == ["tests::a"]
+    report = RustTest().parse_run(result(RUST_OUT), [], Path("/s"))
+    assert {n: r.outcome for n, r in report.results.items()} == {
+        "tests::fails": "failed", "tests::ignored": "skipped", "tests::passes": "passed"}
+    assert report.results["tests::ignored"].message == "not on this target"
+    assert report.running == "tests::aborts"
+
+
+class Scripted(Framework):
+    """A framework whose launches follow a script: each case name maps to what it does."""
+
+    name = "scripted"
+
+    def __init__(self, behaviour: dict[str, str], tell_running: bool = True) -> None:
+        self.behaviour = behaviour
+        self.tell_running = tell_running
+
+    def list_args(self) -> list[str]:
+        return []
+
+    def parse_list(self, stdout: str) -> list[str]:
+        return list(self.behaviour)
+
+    def run_args(self, cases: Sequence[str], scratch: Path) -> list[str]:
+        return list(cases)
+
+    def parse_run(self, run: RunResult, cases: Sequence[str], scratch: Path) -> BatchReport:
+        report = BatchReport()
+        for case in cases:
+            what = self.behaviour[case]
+            if what in ("crash", "hang", "exit"):
+                report.running = case if self.tell_running else None
+                break
+            report.results[case] = CaseResult(what)
+        return report
+
+
+def scripted_runner(framework: Scripted) -> tuple[BinaryRunner, list[list[str]]]:
+    target = resolve_target("x86_64")
+    runner = BinaryRunner(Path("/bin/true"), framework, target, NativeRunner(target))
+    launches: list[list[str]] = []
+
+    def launch(args: Sequence[str], timeout: Optional[float]) -> RunResult:
+        launches.append(list(args))
+        runner.launches += 1
+        kinds = [framework.behaviour[name] for name in args]
+        for kind in kinds:
+            if kind == "crash":
+                return result(returncode=-11, signal=11)
+            if kind == "hang":
+                return result(returncode=-9, timed_out=True)
+            if kind == "exit":
+                return result(returncode=3)
+        return result()
+
+    runner.launch = launch  # type: ignore[method-assign]
+    return runner, launches
+
+
+def test_batch_is_one_launch_when_nothing_crashes() -> None:
+    runner, launches = scripted_runner(Scripted({"a": "passed", "b": "failed", "c": "skipped"}))
+    outcomes = runner.run_cases(["a", "b", "c"])
+    assert {n: o.result.outcome for n, o in outcomes.items()} == {
+        "a": "passed", "b": "failed", "c": "skipped"}
+    assert launches == [["a", "b", "c"]]
+
+
+def test_crash_mid_batch_blames_the_running_case_and_reruns_the_rest() -> None:
+    runner, launches = scripted_runner(
+        Scripted({"a": "passed", "b": "crash", "c": "passed", "d": "hang", "e": "passed"}))
+    outcomes = runner.run_cases(["a", "b", "c", "d", "e"])
+    assert {n: o.result.outcome for n, o in outcomes.items()} == {
+        "a": "passed", "b": "failed", "c": "passed", "d": "failed", "e": "passed"}
+    assert "killed by SIGSEGV" in outcomes["b"].result.message
+    assert "timed out" in outcomes["d"].result.message
+    assert outcomes["b"].stopped and not outcomes["c"].stopped
+    assert launches == [["a", "b", "c", "d", "e"], ["c", "d", "e"], ["e"]]
+
+
+def test_unknown_running_case_falls_back_to_one_launch_each() -> None:
+    runner, launches = scripted_runner(
+        Scripted({"a": "passed", "b": "exit", "c": "passed"}, tell_running=False))
+    outcomes = runner.run_cases(["a", "b", "c"])
+    assert outcomes["b"].result.outcome == "failed"
+    assert "while b was running" in outcomes["b"].result.message
+    assert outcomes["c"].result.outcome == "passed"
+    assert launches == [["a", "b", "c"], ["b", "c"], ["b"], ["c"]]
+
+
+def test_isolate_runs_one_launch_per_case() -> None:
+    runner, launches = scripted_runner(Scripted({"a": "passed", "b": "passed"}))
+    runner.run_cases(["a", "b"], isolate=True)
+    assert launches == [["a"], ["b"]]
+
+
+def test_batch_limit_is_per_case_times_cases_capped_by_binary_timeout() -> None:
+    target = resolve_target("x86_64")
+    runner = BinaryRunner(Path("/bin/true"), Scripted({}), target, NativeRunner(target),
+                          case_timeout=2, binary_timeout=5)
+    assert (runner.limit(1), runner.limit(2), runner.limit(10)) == (2, 4, 5)
+
+
+def test_listing_cache_stores_atomically(tmp_path: Path) -> None:
+    calls = []
+
+    def compute() -> list[str]:
+        calls.append(1)
+        return ["a", "b"]
+
+    assert cached_listing(tmp_path, "k", compute) == ["a", "b"]
+    assert cached_listing(tmp_path, "k", compute) == ["a", "b"]
+    assert len(calls) == 1
+    assert json.loads((tmp_path / "listings" / "k.json").read_text()) == ["a", "b"]
+    assert not list((tmp_path / "listings").glob(".listing-*"))
+    (tmp_path / "listings" / "k.json").write_text("{half")  # a corrupt entry is recomputed
+    assert cached_listing(tmp_path, "k", compute) == ["a", "b"]
+    assert len(calls) == 2
+
+
+def test_options_from_table_and_errors(tmp_path: Path) -> None:
+    source = tmp_path / "xarch.toml"
+    options = from_table({"patterns": ["*_check"], "isolate": ["flaky_*"], "case_timeout": 3,
+                          "workdir": {"go/*.test": "src"}}, source, CollectOptions())
+    assert options.patterns == ("*_check",)
+    assert options.isolated(Path("b/flaky_test")) and not options.isolated(Path("b/ok_test"))
+    assert options.case_timeout == 3.0
+    assert options.workdir(Path("/x/go/a.test")) == (tmp_path / "src").resolve()
+    assert options.workdir(Path("/x/other_test")) == Path("/x")
+    with pytest.raises(ConfigError, match="unknown key 'patern'"):
+        from_table({"patern": []}, source, CollectOptions())
+    with pytest.raises(ConfigError, match="'case_timeout' = -1 is invalid"):
+        from_table({"case_timeout": -1}, source, CollectOptions())
+
+
+def test_name_patterns() -> None:
+    defaults = CollectOptions().patterns
+    for name in ("test_math", "math_test", "math_tests", "math_unittest", "pkg.test"):
+        assert matches_patterns(Path("build") / name, defaults)
+    for name in ("math", "testing.c", "libtest.so"):
+        assert not matches_patterns(Path("build") / name, defaults)
+    assert matches_patterns(Path("/r/build/go/x"), ["build/go/*"])
+
+
+def test_ctest_properties_and_rules() -> None:
+    case = parse_test({"name": "t", "command": ["/b/prog", "1"], "properties": [
+        {"name": "WILL_FAIL", "value": True}, {"name": "SKIP_RETURN_CODE", "value": 77},
+        {"name": "ENVIRONMENT", "value": ["A=1", "B=x=y"]}, {"name": "TIMEOUT", "value": 2.0},
+        {"name": "WORKING_DIRECTORY", "value": "/w"}]})
+    assert (case.will_fail, case.skip_code, case.timeout, case.cwd) == (True, 77, 2.0, "/w")
+    assert case.env == {"A": "1", "B": "x=y"}
+    assert evaluate(case, result(returncode=1))[0] == "passed"
+    assert evaluate(case, result(returncode=0))[0] == "failed"
+    assert evaluate(case, result(returncode=77))[0] == "skipped"
+    assert evaluate(case, result(returncode=-11, signal=11))[0] == "failed"
+    plain = CTestCase("p", ["x"], pass_regex=["ok"])
+    assert evaluate(plain, result("all ok", returncode=1))[0] == "passed"
+    assert evaluate(CTestCase("f", ["x"], fail_regex=["ERROR"]), result("ERROR"))[0] == "failed"
+
+
+def test_ctest_emulator_is_stripped_by_program_name() -> None:
+    emulator = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
+    command = ["/usr/bin/qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", "/b/prog", "3"]
+    assert strip_emulator(command, emulator) == ["/b/prog", "3"]
+    assert strip_emulator(["/b/prog"], emulator) == ["/b/prog"]
+    assert strip_emulator(command, []) == command
