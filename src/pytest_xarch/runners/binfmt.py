@@ -8,7 +8,6 @@ sysroot and CPU model reach QEMU (and every child) through `QEMU_LD_PREFIX` and
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping, Sequence
 from typing import Optional
@@ -54,7 +53,7 @@ class BinfmtRunner(QemuRunner):
         """The enabled handler that catches the target's programs now (read afresh)."""
         return binfmt_misc.active_handler(self.target)
 
-    @functools.cached_property
+    @property
     def qemu_path(self) -> Optional[str]:
         """The real QEMU behind the handler's interpreter (for its version)."""
         handler = self.handler
