@@ -135,7 +135,8 @@ def test_binfmt_runner_passes_cpu_and_sysroot_in_the_environment(tmp_path: Path)
     sysroot = tmp_path / "root"
     sysroot.mkdir()
     runner = BinfmtRunner(resolve_target("aarch64"), cpu="cortex-a72", sysroot=str(sysroot))
-    argv, env = runner.command("/bin/prog", ["a b"], {"KEEP": "1"}, str(tmp_path))
+    host = runner.command("/bin/prog", ["a b"], {"KEEP": "1"}, str(tmp_path))
+    argv, env = host.argv, host.env
     assert argv == ["/bin/prog", "a b"]
     assert env["QEMU_CPU"] == "cortex-a72"
     assert env["QEMU_LD_PREFIX"] == str(sysroot)

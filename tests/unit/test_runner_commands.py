@@ -38,7 +38,7 @@ def _option(argv: list[str], flag: str) -> list[str]:
 
 
 def test_qemu_command_pins_the_baseline_cpu_not_max(tmp_path: Path) -> None:
-    argv, _ = _qemu().command("/w/prog", ["a", "b c"], {}, str(tmp_path))
+    argv = _qemu().command("/w/prog", ["a", "b c"], {}, str(tmp_path)).argv
     assert argv[0] == FAKE_QEMU
     assert _option(argv, "-cpu") == ["cortex-a53"]
     assert "max" not in argv
@@ -52,24 +52,24 @@ def test_qemu_command_pins_the_baseline_cpu_not_max(tmp_path: Path) -> None:
      ("s390x", "qemu"), ("i686", "pentium3"), ("x86_64", "qemu64")],
 )
 def test_every_target_gets_its_baseline_cpu(tmp_path: Path, target: str, cpu: str) -> None:
-    argv, _ = _qemu(target).command("/w/prog", [], {}, str(tmp_path))
+    argv = _qemu(target).command("/w/prog", [], {}, str(tmp_path)).argv
     assert _option(argv, "-cpu") == [cpu]
 
 
 def test_cpu_override_and_pinned_cpu(tmp_path: Path) -> None:
-    argv, _ = _qemu(cpu="max").command("/w/prog", [], {}, str(tmp_path))
+    argv = _qemu(cpu="max").command("/w/prog", [], {}, str(tmp_path)).argv
     assert _option(argv, "-cpu") == ["max"]
     pinned = QemuRunner(dataclasses.replace(resolve_target("aarch64"), cpu="cortex-a72"))
     assert pinned.cpu == "cortex-a72"
 
 
 def test_no_sysroot_means_no_dash_l(tmp_path: Path) -> None:
-    argv, _ = _qemu(sysroot=None).command("/w/prog", [], {}, str(tmp_path))
+    argv = _qemu(sysroot=None).command("/w/prog", [], {}, str(tmp_path)).argv
     assert "-L" not in argv
 
 
 def test_unimplemented_syscalls_are_logged_into_the_scratch_dir(tmp_path: Path) -> None:
-    argv, _ = _qemu().command("/w/prog", [], {}, str(tmp_path))
+    argv = _qemu().command("/w/prog", [], {}, str(tmp_path)).argv
     assert _option(argv, "-d") == ["unimp"]
     assert _option(argv, "-D")[0].startswith(str(tmp_path))
     assert argv.index("-D") < argv.index("/w/prog")
@@ -78,7 +78,8 @@ def test_unimplemented_syscalls_are_logged_into_the_scratch_dir(tmp_path: Path) 
 def test_loader_variables_go_to_the_guest_with_dash_e(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin", "LD_PRELOAD": "libguest.so", "LD_LIBRARY_PATH": "/g/lib",
            "GLIBC_TUNABLES": "glibc.malloc.check=3"}
-    argv, host_env = _qemu().command("/w/prog", [], env, str(tmp_path))
+    host = _qemu().command("/w/prog", [], env, str(tmp_path))
+    argv, host_env = host.argv, host.env
     assert _option(argv, "-E") == [
         "LD_PRELOAD=libguest.so", "LD_LIBRARY_PATH=/g/lib", "GLIBC_TUNABLES=glibc.malloc.check=3"]
     assert host_env == {"PATH": "/usr/bin"}  # never the emulator's own loader's business
@@ -102,7 +103,8 @@ def test_missing_qemu_is_a_setup_error_naming_the_package() -> None:
 
 def test_native_command_is_the_program_itself(tmp_path: Path) -> None:
     runner = NativeRunner(resolve_target("x86_64"))
-    argv, env = runner.command("/w/prog", ["x"], {"A": "1"}, str(tmp_path))
+    host = runner.command("/w/prog", ["x"], {"A": "1"}, str(tmp_path))
+    argv, env = host.argv, host.env
     assert (argv, env, runner.prefix()) == (["/w/prog", "x"], {"A": "1"}, [])
     assert runner.fidelity == Fidelity.NATIVE
 

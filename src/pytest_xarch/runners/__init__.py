@@ -193,18 +193,11 @@ def run(
     limit = timeout or default_timeout(target, runner, emulation_factor)
     scratch = tempfile.mkdtemp(prefix="xarch-run-")
     try:
-        # A remote runner (ssh) takes `cwd` as a directory on the device and enforces
-        # the time limit there itself (a local kill would leave the remote program running).
-        remote = getattr(runner, "remote", False)
-        host_argv, host_env = (
-            runner.command(  # type: ignore[call-arg]
-                program, list(argv[1:]), guest_env, scratch, cwd=cwd, timeout=limit
-            )
-            if remote else runner.command(program, list(argv[1:]), guest_env, scratch)
+        host = runner.command(
+            program, list(argv[1:]), guest_env, scratch, cwd=cwd, timeout=limit
         )
         outcome = execute(
-            host_argv, timeout=limit + 30 if remote else limit, stdin=stdin, env=host_env,
-            cwd=None if remote else cwd,
+            host.argv, timeout=host.timeout or limit, stdin=stdin, env=host.env, cwd=host.cwd,
             capture=capture,
         )
         result = RunResult(
@@ -216,7 +209,7 @@ def run(
             runner=runner.kind,
             fidelity=runner.fidelity,
             runner_description=runner.describe(),
-            command=host_argv,
+            command=host.argv,
             duration=outcome.duration,
             timed_out=outcome.timed_out,
             timeout=limit,

@@ -115,6 +115,16 @@ class RunResult:
             )
 
 
+@dataclass
+class HostCommand:
+    """What the host executes for one run: argv, environment, directory and time limit."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Optional[str] = None
+    timeout: Optional[float] = None  # None: the run's own limit
+
+
 class Runner(abc.ABC):
     """How binaries of one target are executed on this host."""
 
@@ -142,11 +152,13 @@ class Runner(abc.ABC):
 
     @abc.abstractmethod
     def command(
-        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str
-    ) -> tuple[list[str], dict[str, str]]:
-        """The host argv and environment that run `program` with the guest `env`.
+        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str, *,
+        cwd: Optional[str] = None, timeout: Optional[float] = None,
+    ) -> HostCommand:
+        """What the host executes to run `program` with the guest `env` in `cwd`.
 
-        `scratch` is a directory private to this run, removed after `finish`.
+        `scratch` is a directory private to this run, removed after `finish`;
+        `timeout` is the run's limit, which a remote runner enforces on the device.
         """
 
     def finish(self, result: RunResult, stderr: bytes, scratch: str) -> RunResult:

@@ -16,6 +16,7 @@ from .. import binfmt_misc
 from ..errors import SetupError
 from ..fidelity import Fidelity
 from ..targets import Target
+from .base import HostCommand
 from .qemu import QemuRunner, qemu_version
 
 _UNIMP_LOG = "qemu-unimplemented.log"
@@ -85,10 +86,11 @@ class BinfmtRunner(QemuRunner):
         return ["env", *pairs]
 
     def command(
-        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str
-    ) -> tuple[list[str], dict[str, str]]:
+        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str, *,
+        cwd: Optional[str] = None, timeout: Optional[float] = None,
+    ) -> HostCommand:
         host_env = dict(env)
         host_env.update(self._qemu_variables())
         host_env["QEMU_LOG"] = "unimp"
         host_env["QEMU_LOG_FILENAME"] = os.path.join(scratch, _UNIMP_LOG)
-        return [program, *args], host_env
+        return HostCommand([program, *args], host_env, cwd)

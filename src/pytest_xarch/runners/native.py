@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Optional
 
 from ..fidelity import Fidelity
-from .base import Runner
+from .base import HostCommand, Runner
 
 
 class NativeRunner(Runner):
@@ -21,6 +22,7 @@ class NativeRunner(Runner):
         return []
 
     def command(
-        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str
-    ) -> tuple[list[str], dict[str, str]]:
-        return [program, *args], dict(env)
+        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str, *,
+        cwd: Optional[str] = None, timeout: Optional[float] = None,
+    ) -> HostCommand:
+        return HostCommand([program, *args], dict(env), cwd)

@@ -17,7 +17,7 @@ from ..errors import SetupError
 from ..fidelity import Fidelity
 from ..sysroot import find_sysroot, sysroot_has_loader
 from ..targets import Target
-from .base import Runner, RunResult, is_loader_variable
+from .base import HostCommand, Runner, RunResult, is_loader_variable
 from .qemu_cache import qemu_says
 
 # `qemu: uncaught target signal 4 (Illegal instruction) - core dumped`
@@ -151,8 +151,9 @@ class QemuRunner(Runner):
         )
 
     def command(
-        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str
-    ) -> tuple[list[str], dict[str, str]]:
+        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str, *,
+        cwd: Optional[str] = None, timeout: Optional[float] = None,
+    ) -> HostCommand:
         argv = [*self.prefix(), "-d", "unimp", "-D", os.path.join(scratch, _UNIMP_LOG)]
         host_env: dict[str, str] = {}
         for name, value in env.items():
@@ -160,7 +161,7 @@ class QemuRunner(Runner):
                 argv += ["-E", f"{name}={value}"]  # for the guest's loader, not QEMU's
             else:
                 host_env[name] = value
-        return [*argv, program, *args], host_env
+        return HostCommand([*argv, program, *args], host_env, cwd)
 
     def finish(self, result: RunResult, stderr: bytes, scratch: str) -> RunResult:
         result.cpu = self.cpu

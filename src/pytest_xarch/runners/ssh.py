@@ -37,7 +37,10 @@ from ..errors import SetupError
 from ..fidelity import Fidelity
 from ..process import ProcessOutcome, execute
 from ..targets import Target, builtin_registry
-from .base import Runner, RunResult, host_environment
+from .base import HostCommand, Runner, RunResult, host_environment
+
+# Seconds the local ssh client may outlive the remote watchdog before it is killed.
+_BACKSTOP = 30.0
 
 CONNECT_TIMEOUT = 5  # seconds for the TCP connect and handshake
 CONTROL_PERSIST = 300  # an orphaned master (we were SIGKILLed) exits after this idle time
@@ -419,7 +422,6 @@ class SshRunner(Runner):
 
     kind = "ssh"
     fidelity = Fidelity.HARDWARE
-    remote = True  # `cwd` is a path on the device
 
     def __init__(self, target: Target) -> None:
         super().__init__(target)
@@ -458,7 +460,7 @@ class SshRunner(Runner):
     def command(
         self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str,
         *, cwd: Optional[str] = None, timeout: Optional[float] = None,
-    ) -> tuple[list[str], dict[str, str]]:
+    ) -> HostCommand:
         """ssh argv for the run; `env` reaches the device minus what the host already had.
 
         With `timeout`, a watchdog kills the remote process group when it expires
@@ -471,7 +473,9 @@ class SshRunner(Runner):
         self._runs[scratch] = run
         if timeout:
             run.arm(timeout)
-        return self.device.run_argv(remote_program, args, device_env, cwd, run.run_file), host
+        argv = self.device.run_argv(remote_program, args, device_env, cwd, run.run_file)
+        # `cwd` is on the device; the local limit is only a backstop behind the watchdog.
+        return HostCommand(argv, host, None, timeout + _BACKSTOP if timeout else None)
 
     def finish(self, result: RunResult, stderr: bytes, scratch: str) -> RunResult:
         run = self._runs.pop(scratch, None)

@@ -1,0 +1,46 @@
+"""The per-user disk cache: `$XDG_CACHE_HOME/pytest-xarch` (default `~/.cache`).
+
+Entries are small files written to a temporary name and renamed into place, so
+a reader sees a whole entry or none. `XARCH_NO_CACHE=1` or an unwritable
+directory only means recomputing: failing to cache is never an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+
+def cache_root() -> Optional[Path]:
+    """The cache directory of pytest-xarch, or None when caching is off."""
+    if os.environ.get("XARCH_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pytest-xarch"
+
+
+def entry_path(kind: str, *identity: str) -> Optional[Path]:
+    """Where the entry identified by `identity` lives under `kind`, or None without a cache."""
+    root = cache_root()
+    if root is None:
+        return None
+    key = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:32]
+    return root / kind / key
+
+
+def store_text(entry: Path, text: str) -> None:
+    """Write `text` to `entry` atomically; failing to cache is never an error."""
+    with contextlib.suppress(OSError):
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        handle, partial = tempfile.mkstemp(dir=entry.parent, prefix=".partial-")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            os.replace(partial, entry)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
