@@ -76,7 +76,27 @@ def kill_tree(pid: int, *, own_group: bool) -> None:
             proc.kill()
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    psutil.wait_procs(survivors, timeout=5)
+    _wait_dead(survivors, timeout=5.0)
+
+
+def _wait_dead(procs: list[Any], timeout: float) -> None:
+    """Wait until `procs` are gone; a zombie is dead already (its reaper may be slow)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    alive = procs
+    while alive and time.monotonic() < deadline:
+        _, alive = psutil.wait_procs(alive, timeout=0.05)
+        alive = [proc for proc in alive if not _is_zombie(proc)]
+
+
+def _is_zombie(proc: Any) -> bool:
+    import psutil
+
+    try:
+        return bool(proc.status() == psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return True
 
 
 def reap_group(pgid: int) -> None:
@@ -137,7 +157,7 @@ def _execute_captured(
     except subprocess.TimeoutExpired:
         timed_out = True
         kill_tree(proc.pid, own_group=True)
-        stdout, stderr = proc.communicate()
+        stdout, stderr = _drain(proc)
     except BaseException:  # KeyboardInterrupt, or a pytest timeout plugin: leave nothing
         kill_tree(proc.pid, own_group=True)
         proc.wait()
@@ -145,6 +165,24 @@ def _execute_captured(
     finally:
         reap_group(proc.pid)
     return _outcome(proc, start, stdout or b"", stderr or b"", timed_out)
+
+
+# Seconds to collect output after a kill: a process outside the killed tree (an ssh
+# ControlMaster, a daemon that called setsid) may hold the pipes open for ever.
+_DRAIN_SECONDS = 5.0
+
+
+def _drain(proc: _Popen) -> tuple[bytes, bytes]:
+    """The output of a killed process, giving up on pipes that others keep open."""
+    try:
+        stdout, stderr = proc.communicate(timeout=_DRAIN_SECONDS)
+        return stdout or b"", stderr or b""
+    except subprocess.TimeoutExpired:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        proc.wait()
+        return b"", b"[output lost: a process outside the killed tree kept the pipes open]\n"
 
 
 @contextlib.contextmanager
