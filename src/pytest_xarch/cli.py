@@ -13,38 +13,47 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Optional
 
 from .commands._common import EXIT_CANNOT_RUN, EXIT_USAGE, error
 
-# Subcommand name -> module in pytest_xarch.commands. Add a line to add a command.
+# Subcommand -> one-line help; the module `pytest_xarch.commands.<name>` does the work.
 COMMANDS = {
-    "targets": "targets",
-    "run": "run",
-    "check": "check",
-    "binfmt": "binfmt",
-    "canary": "canary",
+    "targets": "list known targets and their readiness",
+    "run": "run a target program through the right runner",
+    "check": "statically verify ELF files for a target (nothing is executed)",
+    "binfmt": "show, install or remove binfmt_misc handlers for targets",
+    "canary": "build and run the self-test canary for a target",
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(chosen: Optional[str]) -> argparse.ArgumentParser:
+    """The parser; only the chosen command's module is imported (start-up cost)."""
     parser = argparse.ArgumentParser(
         prog="xarch", description="Run and check cross-compiled programs for other targets."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(f"{__package__}.commands.{module_name}")
-        module.add_arguments(subparsers.add_parser(name, help=module.HELP))
+    for name, help_text in COMMANDS.items():
+        subparser = subparsers.add_parser(name, help=help_text)
+        if name == chosen:
+            _command_module(name).add_arguments(subparser)
     return parser
+
+
+def _command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"{__package__}.commands.{name}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the console script; returns the exit status."""
-    args = _parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((word for word in words if not word.startswith("-")), None)
+    args = _parser(chosen).parse_args(words)
     from .errors import XarchError
 
-    module = importlib.import_module(f"{__package__}.commands.{COMMANDS[args.command]}")
+    module = _command_module(args.command)
     try:
         return int(module.main(args))
     except XarchError as problem:

@@ -16,11 +16,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from .elf import ElfError, ElfFacts, read_facts, version_key
 from .errors import SetupError
 from .targets import Target, host_executes
+
+if TYPE_CHECKING:
+    from .elf import ElfFacts
 
 _MAX_SYMLINKS = 40  # like the kernel's ELOOP limit
 _MAX_OBJECTS = 512  # libraries followed transitively for one binary
@@ -159,6 +161,8 @@ def sysroot_glibc_version(sysroot: str | Path, target: Target) -> Optional[str]:
 @functools.lru_cache(maxsize=64)
 def _libc_version(path: str, size: int, mtime_ns: int) -> Optional[str]:
     """The glibc version of one libc.so.6 (cached by path, size and mtime)."""
+    from .elf import ElfError, read_facts, version_key
+
     try:
         facts = read_facts(path)
     except (ElfError, SetupError):
@@ -257,6 +261,8 @@ def _search_dir(entry: str, origin: Path, sysroot: str, bits: int) -> Optional[P
 
 def _compatible(candidate: Path, facts: ElfFacts) -> Optional[ElfFacts]:
     """The candidate's facts if the loader would accept it for `facts`' program."""
+    from .elf import ElfError, read_facts
+
     try:
         found = read_facts(candidate)
     except (ElfError, SetupError):

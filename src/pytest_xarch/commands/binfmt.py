@@ -18,7 +18,6 @@ from typing import Any
 
 from ._common import EXIT_USAGE
 
-HELP = "show, install or remove binfmt_misc handlers for targets"
 EXIT_MISSING = 1
 
 

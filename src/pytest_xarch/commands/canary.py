@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "build and run the self-test canary for a target"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `xarch canary`."""

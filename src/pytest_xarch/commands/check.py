@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "statically verify ELF files for a target (nothing is executed)"
-
 
 def _page_size(text: str) -> int:
     try:

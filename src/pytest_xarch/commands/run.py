@@ -7,8 +7,6 @@ import sys
 
 from ._common import EXIT_TIMEOUT, EXIT_USAGE, error
 
-HELP = "run a target program through the right runner"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `xarch run`."""

@@ -7,8 +7,6 @@ import json
 import sys
 from typing import Any
 
-HELP = "list known targets and their readiness"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `xarch targets`."""

@@ -149,6 +149,25 @@ def default_timeout(target: Target, runner: Runner, emulation_factor: float) -> 
     return base * emulation_factor if runner.fidelity == Fidelity.EMULATED else base
 
 
+def _check_before_run(
+    program: str, target: Target, runner: Runner, env: Mapping[str, str]
+) -> None:
+    """Static check of `program` (SetupError on error findings), skipped when known clean.
+
+    LD_LIBRARY_PATH in `env` (the run's and the target's) counts as the loader's.
+    """
+    from ..verdicts import clean_verdict_entry, known_clean, remember_clean
+
+    sysroot = getattr(runner, "sysroot", None)
+    entry = clean_verdict_entry(program, target, sysroot, env)
+    if known_clean(entry):
+        return
+    from ..checks import check_before_run
+
+    check_before_run(program, target, sysroot=sysroot, env=env)
+    remember_clean(entry)
+
+
 def _killing_signal(returncode: int, timed_out: bool) -> Optional[int]:
     """The signal the program died from, unless it was us killing it at its timeout."""
     return -returncode if returncode < 0 and not timed_out else None
@@ -184,10 +203,7 @@ def run(
     runner = runner or runner_for(target, cpu=cpu, sysroot=sysroot)
     program = locate_program(argv[0])
     if check:
-        from ..checks import check_before_run
-
-        check_env = {**target.env, **(env or {})}  # LD_LIBRARY_PATH counts as the loader's
-        check_before_run(program, target, sysroot=getattr(runner, "sysroot", None), env=check_env)
+        _check_before_run(program, target, runner, {**target.env, **(env or {})})
     runner.prepare(program)
     guest_env = guest_environment(target, runner, env)
     limit = timeout or default_timeout(target, runner, emulation_factor)

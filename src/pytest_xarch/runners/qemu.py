@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Optional
 
-from ..elf import read_interp
 from ..errors import SetupError
 from ..fidelity import Fidelity
 from ..sysroot import find_sysroot, sysroot_has_loader
@@ -113,6 +112,8 @@ class QemuRunner(Runner):
         self._require_cpu_model(self._require_qemu())
         if self.sysroot and sysroot_has_loader(self.sysroot, self.target):
             return
+        from ..elf import read_interp
+
         interp = read_interp(program)
         if interp is None:
             return
