@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar, Union
@@ -158,6 +159,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     config.stash[STATE] = state
     config.pluginmanager.register(XarchRecorder(state, config), "xarch-recorder")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Close SSH connections and remove remote session directories, if any were opened."""
+    ssh = sys.modules.get("pytest_xarch.runners.ssh")
+    if ssh is not None:
+        ssh.close_all()
 
 
 def _state(config: pytest.Config) -> XarchSession:
