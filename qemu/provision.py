@@ -6,7 +6,7 @@
 Installs qemu-user and qemu-user-static, the cross compilers and sysroots of the
 chosen targets (the `packages` of each target in src/pytest_xarch/data/targets.toml;
 the host's own target gets the native gcc/g++ instead) and the tools the test
-suite uses (cmake, golang-go, openssh-server, binutils, python3-venv).
+suite uses (cmake, golang-go, openssh-server, binutils, googletest, catch2, ...).
 
 Idempotent: packages already installed are skipped (dpkg-query), `apt-get update`
 runs only when something is missing, and nothing needs root when nothing is missing.
@@ -34,7 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_TABLE = ROOT / "src" / "pytest_xarch" / "data" / "targets.toml"
 DEFAULT_TARGETS = ("aarch64", "armv7", "armel", "riscv64", "s390x", "ppc64le", "i686")
 EMULATORS = ("qemu-user", "qemu-user-static")
-TEST_TOOLS = ("cmake", "golang-go", "openssh-server", "binutils", "make", "python3-venv")
+TEST_TOOLS = (
+    "cmake", "golang-go", "openssh-server", "binutils", "make", "python3-venv",
+    "googletest", "catch2", "doctest-dev",  # sources/headers of the collector test suites
+)
 HOST_COMPILERS = ("gcc", "g++", "libc6-dev")
 # platform.machine() -> name of the built-in target this host is.
 HOST_TARGETS = {
@@ -229,7 +232,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "the host's own target is always added)",
     )
     parser.add_argument("--no-test-tools", action="store_true",
-                        help="skip cmake, golang-go, openssh-server, binutils, python3-venv")
+                        help="skip the test suite's tools (" + ", ".join(TEST_TOOLS) + ")")
     parser.add_argument("--dry-run", action="store_true", help="only report what is missing")
     args = parser.parse_args(argv)
     targets = [name for name in args.targets.split(",") if name.strip()]

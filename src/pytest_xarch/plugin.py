@@ -313,8 +313,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_report_teststatus(
-    report: pytest.TestReport, config: pytest.Config
+    report: Union[pytest.TestReport, pytest.CollectReport], config: pytest.Config
 ) -> Optional[tuple[str, str, Any]]:
+    if not isinstance(report, pytest.TestReport):  # collection reports carry no properties
+        return None
     props = dict(report.user_properties)
     if PROP_TARGET not in props:
         return None

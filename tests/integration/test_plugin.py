@@ -342,3 +342,11 @@ def test_xdist_run_matches_serial_run(suite: pytest.Pytester) -> None:
         return report
 
     assert normalized("parallel.json") == normalized("serial.json")
+
+
+def test_collection_errors_stay_ordinary_errors(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("import no_such_module\n\ndef test_x(xarch_target): pass\n")
+    result = pytester.runpytest("--xarch=aarch64")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*ModuleNotFoundError: No module named 'no_such_module'*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
