@@ -167,17 +167,22 @@ def _validate(
             )
 
 
-def _env_number(environ: Mapping[str, str], name: str) -> Optional[float]:
-    text = environ.get(name)
+def parse_positive_number(text: str, source: str) -> Optional[float]:
+    """`text` as a positive number, None when blank; a ConfigError naming `source` if not."""
+    text = text.strip()
     if not text:
         return None
     try:
         value = float(text)
     except ValueError:
         value = -1.0
-    if value <= 0:
-        raise ConfigError(f"environment variable {name}={text!r}: expected a positive number")
+    if not value > 0:  # also rejects NaN
+        raise ConfigError(f"{source}={text!r}: expected a positive number")
     return value
+
+
+def _env_number(environ: Mapping[str, str], name: str) -> Optional[float]:
+    return parse_positive_number(environ.get(name, ""), f"environment variable {name}")
 
 
 def load_settings(

@@ -9,7 +9,7 @@ from typing import Any, Callable, Optional, TypeVar, Union
 
 import pytest
 
-from .config import load_settings, split_targets
+from .config import load_settings, parse_positive_number, split_targets
 from .errors import XarchError
 from .fidelity import Fidelity
 from .report import header_line, status_word, write_json_report, write_terminal_summary
@@ -94,16 +94,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _ini_number(config: pytest.Config, name: str) -> Optional[float]:
-    text = str(config.getini(name)).strip()
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise pytest.UsageError(f"ini option {name} = {text!r}: expected a positive number")
-    return value
+    return parse_positive_number(str(config.getini(name)), f"ini option {name}")
 
 
 def _build_state(config: pytest.Config) -> XarchSession:

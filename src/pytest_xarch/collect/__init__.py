@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Optional
 
 import pytest
 
-from ..errors import XarchError
+from ..config import parse_positive_number
+from ..errors import ConfigError, XarchError
 from .options import CollectOptions, load_options
 
 if TYPE_CHECKING:
@@ -29,15 +30,10 @@ def _ini_timeout(config: pytest.Config, name: str) -> Optional[float]:
         text = str(config.getini(name)).strip()
     except ValueError:  # not registered (the plugin predates the option)
         return None
-    if not text:
-        return None
     try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise pytest.UsageError(f"ini option {name} = {text!r}: expected a positive number")
-    return value
+        return parse_positive_number(text, f"ini option {name}")
+    except ConfigError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _ini(config: pytest.Config, name: str, default: object) -> object:

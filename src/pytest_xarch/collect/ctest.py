@@ -28,7 +28,7 @@ from ..process import execute, run_tool
 from ..runners import RunResult, guest_environment, run
 from ..runners import default_timeout as target_timeout
 from ..targets import ELF_MAGIC, Target, host_target
-from .items import CaseFailure
+from .items import CaseFailure, PlainFailureItem
 from .options import CollectOptions
 
 if TYPE_CHECKING:
@@ -220,7 +220,7 @@ def _target_program(program: Path, build_dir: Path) -> bool:
     return (facts.machine, facts.bits) != (host.machine, host.bits)
 
 
-class CTestItem(pytest.Item):
+class CTestItem(PlainFailureItem):
     """One ctest test for one target."""
 
     def __init__(self, *, case: CTestCase, target: Target, on_target: bool,
@@ -278,12 +278,6 @@ class CTestItem(pytest.Item):
             timed_out=outcome.timed_out, timeout=timeout, signal=signal,
             cpu=runner.cpu, qemu_path=getattr(runner, "qemu_path", None),
         )
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> Any:
-        if isinstance(excinfo.value, CaseFailure):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, Optional[int], str]:
         return self.path, None, f"ctest::{self.case.name} [{self.xarch_target.name}]"

@@ -33,6 +33,20 @@ class CaseFailure(Exception):
     """A case failed; the message is the framework's (with file:line), shown without traceback."""
 
 
+class PlainFailureItem(pytest.Item):
+    """An item whose CaseFailure is reported as its message alone, without a traceback."""
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> Any:
+        if isinstance(excinfo.value, CaseFailure):
+            return self.failure_text(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def failure_text(self, failure: CaseFailure) -> str:
+        """What the report shows for `failure`."""
+        return str(failure)
+
+
 def cache_dir(config: pytest.Config) -> Optional[Path]:
     """The xarch folder of the pytest cache (shared by xdist workers), if caching is on."""
     cache = getattr(config, "cache", None)
@@ -150,7 +164,7 @@ class BinaryFile(pytest.File):
         return cached_listing(cache_dir(self.config), key, runner.list_cases)
 
 
-class CaseItem(pytest.Item):
+class CaseItem(PlainFailureItem):
     """One case of a test binary for one target."""
 
     def __init__(self, *, case: str, target: Target, group: CaseGroup, **kwargs: Any) -> None:
@@ -173,20 +187,17 @@ class CaseItem(pytest.Item):
         if result.outcome == FAILED:
             raise CaseFailure(result.message or f"{self.case} failed")
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> Any:
-        if isinstance(excinfo.value, CaseFailure):
-            launch = self.xarch_runs[0] if self.xarch_runs else None
-            where = f"\n[{launch.runner_description}]" if launch else ""
-            return f"{excinfo.value}{where}"
-        return super().repr_failure(excinfo)
+    def failure_text(self, failure: CaseFailure) -> str:
+        launch = self.xarch_runs[0] if self.xarch_runs else None
+        where = f"\n[{launch.runner_description}]" if launch else ""
+        return f"{failure}{where}"
 
     def reportinfo(self) -> tuple[Path, Optional[int], str]:
         # Not a suffix of the node id, so that pytest shows the id as is ("." kept).
         return self.path, None, f"{self.path.name}::{self.case} [{self.xarch_target.name}]"
 
 
-class ListingFailure(pytest.Item):
+class ListingFailure(PlainFailureItem):
     """The binary could not list its cases for this target (it crashed at start-up, ...)."""
 
     def __init__(self, *, target: Target, error: str, **kwargs: Any) -> None:
@@ -198,12 +209,6 @@ class ListingFailure(pytest.Item):
     def runtest(self) -> None:
         raise CaseFailure(f"{self.path}: cannot list its test cases for target "
                           f"'{self.xarch_target.name}':\n{self.error}")
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> Any:
-        if isinstance(excinfo.value, CaseFailure):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, Optional[int], str]:
         return self.path, None, f"{self.path.name}::list-cases [{self.xarch_target.name}]"
