@@ -14,7 +14,6 @@ from typing import Optional
 
 from .. import binfmt_misc
 from ..errors import SetupError
-from ..fidelity import Fidelity
 from ..targets import Target
 from .base import HostCommand
 from .qemu import QemuRunner, qemu_version
@@ -42,12 +41,6 @@ class BinfmtRunner(QemuRunner):
     """Runs target programs directly through the kernel's binfmt_misc handler."""
 
     kind = "binfmt"
-    fidelity = Fidelity.EMULATED
-
-    def __init__(
-        self, target: Target, *, cpu: Optional[str] = None, sysroot: Optional[str] = None
-    ) -> None:
-        super().__init__(target, cpu=cpu, sysroot=sysroot)
 
     @property
     def handler(self) -> Optional[binfmt_misc.Handler]:
