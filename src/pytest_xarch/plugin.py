@@ -232,12 +232,7 @@ def pytest_collection_modifyitems(
         raise pytest.UsageError(state.usage_errors[0])
     kept, removed = [], []
     for item in items:
-        marker = item.get_closest_marker("hardware_only")
-        if marker is not None:
-            try:
-                parse_hardware_only(marker.args, marker.kwargs)
-            except ValueError as error:
-                raise pytest.UsageError(f"{item.nodeid}: {error}") from None
+        _gate_hardware_only(item, state)
         callspec = getattr(item, "callspec", None)
         value = callspec.params.get(ARGNAME) if callspec is not None else None
         if isinstance(value, NoTarget):
@@ -249,6 +244,27 @@ def pytest_collection_modifyitems(
     if removed:
         config.hook.pytest_deselected(items=removed)
         items[:] = kept
+
+
+def _gate_hardware_only(item: pytest.Item, state: XarchSession) -> None:
+    """Skip (by marker, so the report points at the test) what needs silicon it lacks."""
+    marker = item.get_closest_marker("hardware_only")
+    if marker is None:
+        return
+    try:
+        reason = parse_hardware_only(marker.args, marker.kwargs) or "hardware_only"
+    except ValueError as error:
+        raise pytest.UsageError(f"{item.nodeid}: {error}") from None
+    target = _item_target(item)
+    if target is None:
+        return
+    kind, description, fidelity = state.runner_summary(target)
+    if not fidelity.is_silicon:
+        item.stash[UNPROVEN] = reason
+        how = f"runs under {description}" if kind != "unavailable" else "has no runner"
+        item.add_marker(pytest.mark.skip(
+            reason=f"{target.name} {how} here; needs real hardware: {reason}"
+        ))
 
 
 def _cache_dir(config: pytest.Config) -> Path:
@@ -271,15 +287,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 f"the canary failed for target {target.name}, so its tests cannot be "
                 f"trusted:\n{canary.explain()}", pytrace=False,
             )
-    marker = item.get_closest_marker("hardware_only")
-    if marker is None:
-        return
-    reason = parse_hardware_only(marker.args, marker.kwargs)
-    kind, description, fidelity = _state(item.config).runner_summary(target)
-    if not fidelity.is_silicon:
-        item.stash[UNPROVEN] = reason or "hardware_only"
-        how = f"runs under {description}" if kind != "unavailable" else "has no runner"
-        pytest.skip(f"{target.name} {how} here; needs real hardware: {reason or 'hardware_only'}")
 
 
 @pytest.hookimpl(tryfirst=True)
