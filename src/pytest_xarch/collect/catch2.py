@@ -54,11 +54,7 @@ class Catch2(Framework):
                 "--out", str(scratch / _REPORT), "--durations", "yes"]
 
     def parse_run(self, result: RunResult, cases: Sequence[str], scratch: Path) -> BatchReport:
-        try:
-            data = (scratch / _REPORT).read_bytes()
-        except OSError:
-            data = b""
-        return parse_xml_stream(data)
+        return parse_xml_report(scratch / _REPORT)
 
 
 def spec_escape(name: str) -> str:
@@ -69,6 +65,15 @@ def spec_escape(name: str) -> str:
     if escaped.endswith("*"):
         escaped = escaped[:-1] + "\\*"
     return escaped
+
+
+def parse_xml_report(path: Path) -> BatchReport:
+    """The XML report at `path` (Catch2's and doctest's share a shape); empty if missing."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = b""
+    return parse_xml_stream(data)
 
 
 def parse_xml_stream(data: bytes) -> BatchReport:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..runners import RunResult
 from .base import BatchReport, Framework
-from .catch2 import parse_xml_stream
+from .catch2 import parse_xml_report
 
 _REPORT = "doctest-report.xml"
 _RULE = "=" * 20
@@ -45,8 +45,4 @@ class Doctest(Framework):
                 "--no-colors"]
 
     def parse_run(self, result: RunResult, cases: Sequence[str], scratch: Path) -> BatchReport:
-        try:
-            data = (scratch / _REPORT).read_bytes()
-        except OSError:
-            data = b""
-        return parse_xml_stream(data)
+        return parse_xml_report(scratch / _REPORT)
