@@ -335,9 +335,8 @@ class XarchRecorder:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
         if PROP_TARGET in props:
-            longrepr = str(report.longrepr) if report.failed else ""
             self.state.record(
-                report.nodeid, report.when, report.outcome, props, report.duration, longrepr
+                report.nodeid, report.when, report.outcome, props, report.duration
             )
 
     @pytest.hookimpl(optionalhook=True)

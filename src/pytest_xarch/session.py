@@ -145,13 +145,11 @@ class TestRecord:
     qemu_version: Optional[str] = None
     duration: float = 0.0
     unproven: Optional[str] = None  # why a hardware_only test was not run
-    longrepr: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """The JSON report's record of this test."""
         data = dataclasses.asdict(self)
         data["fidelity"] = str(self.fidelity)
-        data.pop("longrepr")
         return data
 
 
@@ -176,7 +174,7 @@ class XarchSession:
     usage_errors: list[str] = field(default_factory=list)
     _runners: dict[str, Runner] = field(default_factory=dict)
     _canaries: dict[str, Any] = field(default_factory=dict)
-    _runner_errors: dict[str, str] = field(default_factory=dict)
+    _runner_errors: dict[str, XarchError] = field(default_factory=dict)
 
     def target(self, value: Target | str) -> Target:
         """A selected target by name, or any target resolved through the settings."""
@@ -187,9 +185,15 @@ class XarchSession:
         return value if isinstance(value, Target) else self.settings.resolve(value)
 
     def runner(self, target: Target) -> Runner:
-        """The runner of `target` (one per target per session)."""
+        """The runner of `target` (one per target per session; a failure is kept too)."""
+        if target.name in self._runner_errors:
+            raise self._runner_errors[target.name]
         if target.name not in self._runners:
-            self._runners[target.name] = runner_for(target)
+            try:
+                self._runners[target.name] = runner_for(target)
+            except XarchError as error:
+                self._runner_errors[target.name] = error
+                raise
         return self._runners[target.name]
 
     def canary(self, target: Target, cache_dir: Path) -> Any:
@@ -213,7 +217,7 @@ class XarchSession:
         return (runner.kind, runner.describe(), runner.fidelity)
 
     def record(self, nodeid: str, when: str, outcome: str, props: Mapping[str, Any],
-               duration: float, longrepr: str = "") -> None:
+               duration: float) -> None:
         """Fold one phase report of an xarch test into its record."""
         record = self.records.get(nodeid)
         if record is None:
@@ -226,7 +230,6 @@ class XarchSession:
         record.unproven = props.get(PROP_UNPROVEN, record.unproven)
         if outcome == "failed":
             record.outcome = "failed" if when == "call" else "error"
-            record.longrepr = longrepr
         elif outcome == "skipped" and record.outcome == "passed":
             record.outcome = "skipped"
 
@@ -241,7 +244,7 @@ class XarchSession:
         ]
 
     def counts(self, target: str) -> dict[str, int]:
-        """Outcome counts of `target`'s tests, plus its deselected tests."""
+        """Outcome counts of `target`'s tests."""
         counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
         for record in self.records.values():
             if record.target == target:
