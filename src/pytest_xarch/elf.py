@@ -158,21 +158,6 @@ class ElfFacts:
         value = self.arm_attributes.get("cpu_arch")
         return value if isinstance(value, int) else None
 
-    def required_versions(self, prefix: str = "GLIBC_") -> list[VersionNeed]:
-        """Non-weak version requirements whose name starts with `prefix`."""
-        return [n for n in self.version_needs if n.version.startswith(prefix) and not n.weak]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready facts."""
-        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        data["version_needs"] = [vars(need).copy() for need in self.version_needs]
-        for need in data["version_needs"]:
-            need["symbols"] = list(need["symbols"])
-        data["arm_attributes"] = dict(self.arm_attributes)
-        data["markers"] = sorted(self.markers)
-        data["machine_name"] = self.machine_name
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
-
 
 def version_key(version: str) -> tuple[int, ...]:
     """`GLIBC_2.34` or `2.34` -> (2, 34), for comparisons; () when there are no numbers."""
