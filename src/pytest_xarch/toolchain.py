@@ -242,10 +242,6 @@ def _headers_beside(sources: Sequence[Path], flags: Sequence[str]) -> list[Path]
     return headers
 
 
-def _checker_available() -> bool:
-    return importlib.util.find_spec(f"{__package__}.checks") is not None
-
-
 def build_key(
     target: Target, compiler: Compiler, sources: Sequence[Path], flags: Sequence[str],
     static: bool,
@@ -258,7 +254,7 @@ def build_key(
         digest.update(len(data).to_bytes(8, "little") + data)
 
     for part in (_KEY_VERSION, target.name, compiler.lang, compiler.identity,
-                 "static" if static else "default", str(_checker_available()), *flags, "--"):
+                 "static" if static else "default", *flags, "--"):
         add(part)
     for path in (*sources, *_headers_beside(sources, flags)):
         add(path.name)
@@ -399,10 +395,8 @@ def trim_compiler_output(text: str, limit: int = 20) -> str:
 
 def _check_artifact(artifact: Path, target: Target) -> None:
     """Run the static checker on a fresh artifact; error findings fail the build."""
-    try:
-        from .checks import check_file, errors
-    except ImportError:  # the static checker is not part of this installation
-        return
+    from .checks import check_file, errors
+
     findings = errors(check_file(artifact, target))
     if findings:
         lines = "\n".join(f"  {finding.code}: {finding.message}" for finding in findings)
