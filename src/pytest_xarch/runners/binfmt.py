@@ -16,9 +16,7 @@ from .. import binfmt_misc
 from ..errors import SetupError
 from ..targets import Target
 from .base import HostCommand
-from .qemu import QemuRunner, qemu_version
-
-_UNIMP_LOG = "qemu-unimplemented.log"
+from .qemu import _UNIMP_LOG, QemuRunner, qemu_version
 
 
 def missing_handler_message(target: Target) -> str:
