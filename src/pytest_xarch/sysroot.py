@@ -318,10 +318,11 @@ def resolve_libraries(
 def _locate(
     name: str, dirs: Sequence[Path], sysroot: str, facts: ElfFacts
 ) -> Optional[tuple[Path, ElfFacts]]:
+    candidates: Iterable[Optional[Path]]
     if "/" in name:  # a path, not a name: taken as is (inside the sysroot when absolute)
         candidates = [resolve_in_sysroot(sysroot, name) if name.startswith("/") else Path(name)]
-    else:
-        candidates = [_host_file(folder / name, sysroot) for folder in dirs]
+    else:  # lazily: the directories after the one that holds it are never looked at
+        candidates = (_host_file(folder / name, sysroot) for folder in dirs)
     for candidate in candidates:
         if candidate is not None and candidate.is_file():
             found = _compatible(candidate, facts)
