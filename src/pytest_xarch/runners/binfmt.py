@@ -52,10 +52,10 @@ class BinfmtRunner(QemuRunner):
         return os.path.realpath(handler.interpreter) if handler else None
 
     def describe(self) -> str:
-        handler = self.handler
+        handler = self.handler  # one read of binfmt_misc: describe() runs for every run
         if handler is None:
             return f"binfmt (no handler for {self.target.qemu}) -cpu {self.cpu}"
-        version = qemu_version(self.qemu_path) if self.qemu_path else "unknown"
+        version = qemu_version(os.path.realpath(handler.interpreter))
         return (f"binfmt {handler.name} ({handler.interpreter} {version}, "
                 f"flags {handler.flags or '-'}) -cpu {self.cpu}")
 
