@@ -6,34 +6,35 @@ Exit 0 when no file has an error finding, 1 when any has, 2 on usage errors.
 from __future__ import annotations
 
 import argparse
+from typing import Any, Callable
 
 
-def _page_size(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        value = 0
-    if value < 4096 or value & (value - 1):
-        raise argparse.ArgumentTypeError(
-            f"expected a power of two >= 4096 (e.g. 16384 or 65536), got {text!r}"
-        )
-    return value
+def _target_setting(key: str, convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type accepting what `key` accepts in a [target.<name>] table."""
 
+    def parse(text: str) -> Any:
+        from ..config import TARGET_KEYS
 
-def _glibc(text: str) -> str:
-    import re
+        valid, expected = TARGET_KEYS[key]
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if not valid(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
 
-    if not re.fullmatch(r"\d+\.\d+", text):
-        raise argparse.ArgumentTypeError(f"expected a glibc version X.Y (e.g. 2.31), got {text!r}")
-    return text
+    return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `xarch check`."""
     parser.add_argument("--target", "-t", required=True, help="target name (any accepted spelling)")
     parser.add_argument("--sysroot", help="target root filesystem to resolve loader and libraries")
-    parser.add_argument("--glibc", type=_glibc, help="glibc floor X.Y (default: the sysroot's)")
-    parser.add_argument("--page-size", type=_page_size, help="the target kernel's page size")
+    parser.add_argument("--glibc", type=_target_setting("glibc", str),
+                        help="glibc floor X.Y (default: the sysroot's)")
+    parser.add_argument("--page-size", type=_target_setting("page_size", lambda text: int(text, 0)),
+                        help="the target kernel's page size")
     parser.add_argument("--recursive", "-r", action="store_true",
                         help="check every ELF file under the given directories")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
