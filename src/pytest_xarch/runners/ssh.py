@@ -443,8 +443,8 @@ class SshRunner(Runner):
         return self.device
 
     def prepare(self, program: str) -> None:
+        """Connect and verify the device; `command` copies the program (checking its loader)."""
         self.connect()
-        self.upload(program)
 
     def upload(self, path: str) -> str:
         """Copy a program or data file to the device (once per content); its remote path."""
