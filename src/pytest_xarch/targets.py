@@ -213,7 +213,7 @@ class TargetRegistry:
                 resolving.pop()
             overrides = {key: value for key, value in table.items() if key != "base"}
             aliases = base.aliases if base.name == name else ()
-            return make_target(name, base, overrides, aliases=aliases, base_name=base.name)
+            return make_target(name, base, overrides, aliases=aliases)
 
         for name in tables:
             registry._add(define(name))
@@ -226,7 +226,6 @@ def make_target(
     overrides: Mapping[str, Any],
     *,
     aliases: tuple[str, ...] = (),
-    base_name: Optional[str] = None,
 ) -> Target:
     """A copy of `base` called `name` with `overrides` applied (values already validated)."""
     values: dict[str, Any] = {}
@@ -236,7 +235,7 @@ def make_target(
         values[key] = tuple(value) if key in _TUPLE_FIELDS else value
     if "env" in values:
         values["env"] = {**base.env, **values["env"]}
-    return dataclasses.replace(base, name=name, aliases=aliases, base=base_name, **values)
+    return dataclasses.replace(base, name=name, aliases=aliases, base=base.name, **values)
 
 
 def _load_builtin_tables() -> dict[str, dict[str, Any]]:
