@@ -361,10 +361,6 @@ class Device:
         """Kill the process group of the run recorded in `run_file`."""
         self._run(_KILL, run_file, timeout=15)
 
-    def run_command(self, *argv: str, timeout: float = _COMMAND_TIMEOUT) -> ProcessOutcome:
-        """Run a command (argv, quoted for the remote shell) on the device; for checks."""
-        return self._run('"$@"', *argv, timeout=timeout)
-
 
 def _sha256(path: str) -> str:
     digest = hashlib.sha256()
