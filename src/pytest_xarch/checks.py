@@ -209,26 +209,26 @@ class _Checker:
                 found=facts.machine, found_name=facts.machine_name, expected=target.machine,
             )
         if facts.bits != target.bits:
-            fix = "" if self.findings else (
-                f": build with {target.triple}-gcc without -m{facts.bits}, -mx32 or -mabi "
-                "options that change the word size")
-            self.add(
+            self._identity_mismatch(
                 "wrong-class",
-                f"{facts.bits}-bit ELF, target '{target.name}' runs {target.bits}-bit "
-                f"programs{fix}",
+                f"{facts.bits}-bit ELF, target '{target.name}' runs {target.bits}-bit programs",
+                f"build with {target.triple}-gcc without -m{facts.bits}, -mx32 or -mabi "
+                "options that change the word size",
                 found=facts.bits, expected=target.bits,
             )
         if facts.endian != target.endian:
-            fix = "" if self.findings else (
-                f": rebuild with the {target.triple} toolchain and no -m{facts.endian}-endian "
-                "option")
-            self.add(
+            self._identity_mismatch(
                 "wrong-endian",
-                f"{facts.endian}-endian code, target '{target.name}' is {target.endian}-endian"
-                f"{fix}",
+                f"{facts.endian}-endian code, target '{target.name}' is {target.endian}-endian",
+                f"rebuild with the {target.triple} toolchain and no -m{facts.endian}-endian "
+                "option",
                 found=facts.endian, expected=target.endian,
             )
         return not self.findings
+
+    def _identity_mismatch(self, code: str, message: str, fix: str, **facts: Any) -> None:
+        """An identity finding; its fix is named only when no earlier one named the real fix."""
+        self.add(code, f"{message}: {fix}" if not self.findings else message, **facts)
 
     def _machine_hint(self) -> str:
         facts, target = self.facts, self.target
