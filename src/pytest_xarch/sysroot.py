@@ -150,7 +150,7 @@ def sysroot_glibc_version(sysroot: str | Path, target: Target) -> Optional[str]:
     The library's own banner ("GNU C Library ... version 2.36") is exact; when
     it is missing, the highest GLIBC_x.y version libc.so.6 defines is used.
     """
-    for folder in library_dirs(sysroot, target):
+    for folder in library_dirs(str(sysroot), target):  # the key resolve_libraries uses
         libc = folder / "libc.so.6"
         if libc.is_file():
             info = libc.stat()
