@@ -32,7 +32,6 @@ class ProcessOutcome:
     duration: float  # wall-clock seconds
     max_rss_kb: Optional[int] = None
     cpu_time: Optional[float] = None  # user + system seconds
-    interrupted_by: Optional[int] = None  # a signal this process received and forwarded
 
 
 class _Popen(subprocess.Popen):  # type: ignore[type-arg]
@@ -186,12 +185,11 @@ def _drain(proc: _Popen) -> tuple[bytes, bytes]:
 
 
 @contextlib.contextmanager
-def _forwarding_signals(proc: subprocess.Popen[bytes], received: list[int]) -> Iterator[None]:
+def _forwarding_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
     """Forward termination signals to `proc` while the block runs (main thread only)."""
     forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def forward(signum: int, _frame: object) -> None:
-        received.append(signum)
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signum)
 
@@ -237,8 +235,7 @@ def _execute_foreground(
     start = time.monotonic()
     proc = _Popen(list(argv), env=dict(env) if env is not None else None, cwd=cwd)
     timed_out = False
-    received: list[int] = []
-    with _forwarding_signals(proc, received):
+    with _forwarding_signals(proc):
         try:
             _wait_exactly(proc, timeout)
         except subprocess.TimeoutExpired:
@@ -249,10 +246,7 @@ def _execute_foreground(
             kill_tree(proc.pid, own_group=False)
             proc.wait()
             raise
-    outcome = _outcome(proc, start, b"", b"", timed_out)
-    if received:
-        outcome.interrupted_by = received[0]
-    return outcome
+    return _outcome(proc, start, b"", b"", timed_out)
 
 
 def _outcome(
