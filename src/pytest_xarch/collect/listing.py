@@ -1,20 +1,20 @@
 """On-disk cache of case listings, keyed by binary content, target, framework and runner.
 
 Listing a binary costs one emulator launch; the cache makes re-runs (and
-every xdist worker after the first) free. Entries are written to a temporary
-file and renamed under a file lock, so readers never see half an entry.
+every xdist worker after the first) free. Entries are written by
+`diskcache.store_text` (atomic) under a file lock, so readers never see half an entry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
 from filelock import FileLock
+
+from ..diskcache import store_text
 
 _VERSION = "1"
 _LOCK_TIMEOUT = 900.0  # seconds to wait for another process listing the same binary
@@ -40,14 +40,7 @@ def cached_listing(
         if stored is not None:
             return stored
         cases = compute()
-        handle, partial = tempfile.mkstemp(dir=folder, prefix=".listing-", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(cases, stream)
-            os.replace(partial, path)
-        except BaseException:
-            Path(partial).unlink(missing_ok=True)
-            raise
+        store_text(path, json.dumps(cases))
         return cases
 
 
