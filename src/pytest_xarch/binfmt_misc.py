@@ -97,6 +97,12 @@ def host_native_targets() -> list[Target]:
     return natives
 
 
+def runs_natively(target: Target) -> bool:
+    """Whether this host's kernel runs the target's programs itself (no handler needed)."""
+    key = (target.machine, target.bits, target.endian)
+    return any((n.machine, n.bits, n.endian) == key for n in host_native_targets())
+
+
 def parse_entry(name: str, text: str) -> Handler:
     """A handler from the text of its /proc file."""
     fields: dict[str, str] = {}
@@ -329,12 +335,9 @@ def install(target: Target, *, force: bool = False, root: Optional[Path] = None)
     With `force`, ours is (re)registered even when another handler exists; the
     kernel prefers the most recently registered entry.
     """
-    for native in host_native_targets():
-        if (native.machine, native.bits, native.endian) == (
-            target.machine, target.bits, target.endian
-        ):
-            return InstallOutcome(target.name, "skipped", None,
-                                  f"this host runs {target.title} programs natively")
+    if runs_natively(target):
+        return InstallOutcome(target.name, "skipped", None,
+                              f"this host runs {target.title} programs natively")
     mount(root)
     existing = [h for h in handlers_for(target, root) if h.enabled]
     if existing and not force:

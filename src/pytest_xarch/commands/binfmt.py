@@ -35,14 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _targets(args: argparse.Namespace, settings: Any) -> list[Any]:
-    from ..binfmt_misc import host_native_targets
+    from ..binfmt_misc import runs_natively
 
     names = args.target or settings.targets
     if names:
         chosen = [settings.resolve(name) for name in names]
     else:
-        natives = {(t.machine, t.bits, t.endian) for t in host_native_targets()}
-        chosen = [t for t in settings.registry if (t.machine, t.bits, t.endian) not in natives]
+        chosen = [t for t in settings.registry if not runs_natively(t)]
     unique: dict[str, Any] = {}
     for target in chosen:
         unique.setdefault(target.name, target)
