@@ -11,7 +11,6 @@ DISABLED and PASS/FAIL_REGULAR_EXPRESSION are honoured as ctest does.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from .items import CaseFailure, PlainFailureItem
 from .options import CollectOptions
 
 if TYPE_CHECKING:
+    from ..elf import ElfFacts
     from ..session import XarchSession
 
 CTEST_FILE = "CTestTestfile.cmake"
@@ -171,7 +171,6 @@ class CTestTree(pytest.File):
         self.options = options
 
     def collect(self) -> Iterator[pytest.Item]:
-        from ..elf import read_facts
         from .identify import matching_targets
 
         build_dir = self.path.parent
@@ -182,42 +181,40 @@ class CTestTree(pytest.File):
         emulator = emulator_prefix(build_dir)
         for case in tests:
             case.command = strip_emulator(case.command, emulator)
-            program = case.command[0]
-            targets: list[Target] = list(self.state.targets)
-            on_target = _is_elf(program) and _target_program(Path(program), build_dir)
-            if on_target:
-                try:
-                    targets = matching_targets(read_facts(program), self.state.targets)
-                except XarchError:
-                    on_target = False
-            if not on_target:  # a host command: for the targets of the programs it is given
+            facts = _target_facts(case.command[0], build_dir)
+            if facts is not None:
+                targets = matching_targets(facts, self.state.targets)
+            else:  # a host command: for the targets of the programs it is given
+                targets = list(self.state.targets)
                 for argument in case.command[1:]:
-                    if _is_elf(argument) and _target_program(Path(argument), build_dir):
-                        with contextlib.suppress(XarchError):
-                            targets = [t for t in targets if t in matching_targets(
-                                read_facts(argument), self.state.targets)]
+                    given = _target_facts(argument, build_dir)
+                    if given is not None:
+                        targets = matching_targets(given, targets)
             for target in targets:
                 yield CTestItem.from_parent(
                     self, name=f"{case.name}[{target.name}]", case=case, target=target,
-                    on_target=on_target, state=self.state, options=self.options,
+                    on_target=facts is not None, state=self.state, options=self.options,
                 )
 
 
-def _target_program(program: Path, build_dir: Path) -> bool:
-    """Built by this tree (host tools such as /bin/sh are not), or not this host's code."""
+def _target_facts(path: str, build_dir: Path) -> Optional[ElfFacts]:
+    """The ELF facts of `path` if it is a target program: a readable ELF built by this
+    tree, or not this host's code (host tools such as /bin/sh are not); else None."""
     from ..elf import read_facts
 
+    if not _is_elf(path):
+        return None
     try:
-        program.resolve().relative_to(build_dir.resolve())
-        return True
+        facts = read_facts(path)
+    except XarchError:
+        return None
+    try:
+        Path(path).resolve().relative_to(build_dir.resolve())
+        return facts
     except ValueError:
         pass
-    try:
-        facts = read_facts(program)
-    except XarchError:
-        return False
     host = host_target()
-    return (facts.machine, facts.bits) != (host.machine, host.bits)
+    return facts if (facts.machine, facts.bits) != (host.machine, host.bits) else None
 
 
 class CTestItem(PlainFailureItem):
