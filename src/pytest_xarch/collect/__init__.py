@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Optional
 import pytest
 
 from ..config import parse_positive_number
-from ..errors import ConfigError, XarchError
+from ..errors import XarchError
 from .options import CollectOptions, load_options
 
 if TYPE_CHECKING:
@@ -25,35 +25,21 @@ __all__ = ["OPTIONS", "collect_file", "options_for"]
 OPTIONS = pytest.StashKey[CollectOptions]()
 
 
-def _ini_timeout(config: pytest.Config, name: str) -> Optional[float]:
-    try:
-        text = str(config.getini(name)).strip()
-    except ValueError:  # not registered (the plugin predates the option)
-        return None
-    try:
-        return parse_positive_number(text, f"ini option {name}")
-    except ConfigError as error:
-        raise pytest.UsageError(str(error)) from None
-
-
-def _ini(config: pytest.Config, name: str, default: object) -> object:
-    try:
-        return config.getini(name)
-    except ValueError:
-        return default
+def _ini_seconds(config: pytest.Config, name: str) -> Optional[float]:
+    return parse_positive_number(str(config.getini(name)), f"ini option {name}")
 
 
 def options_for(config: pytest.Config, state: XarchSession) -> CollectOptions:
     """The collector options of this session (read once)."""
     if OPTIONS not in config.stash:
-        ini = {
-            "patterns": _ini(config, "xarch_binary_patterns", []),
-            "isolate": _ini(config, "xarch_isolate", False),
-            "case_timeout": _ini_timeout(config, "xarch_case_timeout"),
-            "binary_timeout": _ini_timeout(config, "xarch_binary_timeout"),
-        }
-        flag = bool(config.getoption("xarch_isolate", default=False))
         try:
+            ini = {
+                "patterns": config.getini("xarch_binary_patterns"),
+                "isolate": config.getini("xarch_isolate"),
+                "case_timeout": _ini_seconds(config, "xarch_case_timeout"),
+                "binary_timeout": _ini_seconds(config, "xarch_binary_timeout"),
+            }
+            flag = bool(config.getoption("xarch_isolate", default=False))
             config.stash[OPTIONS] = load_options(state.settings.source, ini=ini, isolate_flag=flag)
         except XarchError as error:
             raise pytest.UsageError(str(error)) from None
