@@ -14,7 +14,7 @@ ctest = true                           # CMake build trees are collected through
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -83,7 +83,7 @@ def from_table(table: dict[str, Any], source: Path, base: CollectOptions) -> Col
             raise ConfigError(f"{where}: unknown key '{key}' (known keys: {', '.join(_KEYS)})")
         if not _valid(key, value):
             raise ConfigError(f"{where}: '{key}' = {value!r} is invalid: expected {_KEYS[key]}")
-    options = CollectOptions(**{**base.__dict__})
+    options = replace(base, workdirs=list(base.workdirs))  # appended to below, not shared
     if "patterns" in table:
         options.patterns = tuple(table["patterns"])
     if "isolate" in table:
