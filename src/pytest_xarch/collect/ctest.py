@@ -26,7 +26,8 @@ from ..fidelity import Fidelity
 from ..process import execute, run_tool
 from ..runners import RunResult, guest_environment, run
 from ..runners import default_timeout as target_timeout
-from ..targets import ELF_MAGIC, Target, host_target
+from ..targets import Target, host_target
+from .identify import has_elf_magic, matching_targets
 from .items import CaseFailure, PlainFailureItem
 from .options import CollectOptions
 
@@ -154,14 +155,6 @@ def evaluate(case: CTestCase, result: RunResult) -> tuple[str, str]:
     return ("passed", "") if passed else ("failed", f"{case.name}: {detail}")
 
 
-def _is_elf(path: str) -> bool:
-    try:
-        with open(path, "rb") as stream:
-            return stream.read(4) == ELF_MAGIC
-    except OSError:
-        return False
-
-
 class CTestTree(pytest.File):
     """A CMake build tree's CTestTestfile.cmake: the tests ctest knows, per target."""
 
@@ -171,8 +164,6 @@ class CTestTree(pytest.File):
         self.options = options
 
     def collect(self) -> Iterator[pytest.Item]:
-        from .identify import matching_targets
-
         build_dir = self.path.parent
         try:
             tests = list_tests(build_dir)
@@ -202,7 +193,7 @@ def _target_facts(path: str, build_dir: Path) -> Optional[ElfFacts]:
     tree, or not this host's code (host tools such as /bin/sh are not); else None."""
     from ..elf import read_facts
 
-    if not _is_elf(path):
+    if not has_elf_magic(path):
         return None
     try:
         facts = read_facts(path)

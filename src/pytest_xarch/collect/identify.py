@@ -44,15 +44,23 @@ def matches_patterns(path: Path, patterns: Iterable[str]) -> bool:
     )
 
 
+def has_elf_magic(path: str | Path) -> bool:
+    """Whether the file starts with the ELF magic number (False if it cannot be read)."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(4) == ELF_MAGIC
+    except OSError:
+        return False
+
+
 def is_executable_elf(path: Path) -> bool:
     """A regular, executable file that starts with the ELF magic number."""
     try:
         if not path.is_file() or not os.access(path, os.X_OK):
             return False
-        with open(path, "rb") as stream:
-            return stream.read(4) == ELF_MAGIC
     except OSError:
         return False
+    return has_elf_magic(path)
 
 
 def identify(path: Path, facts: ElfFacts) -> str:
