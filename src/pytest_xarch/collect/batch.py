@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..fidelity import Fidelity
 from ..runners import Runner, RunResult, run
 from ..runners import default_timeout as target_timeout
 from ..targets import Target
@@ -57,12 +56,11 @@ class BinaryRunner:
         self.runner = runner
         self.cwd = cwd
         self.env = dict(env or {})
-        scale = emulation_factor if runner.fidelity == Fidelity.EMULATED else 1.0
-        self.case_timeout = (
-            case_timeout * scale if case_timeout else
-            target_timeout(target, runner, emulation_factor)
+        self.case_timeout = target_timeout(target, runner, emulation_factor, case_timeout)
+        self.binary_timeout = (
+            target_timeout(target, runner, emulation_factor, binary_timeout)
+            if binary_timeout else None
         )
-        self.binary_timeout = binary_timeout * scale if binary_timeout else None
         self.emulation_factor = emulation_factor
         self.launches = 0
 

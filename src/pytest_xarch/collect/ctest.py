@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any, Optional
 import pytest
 
 from ..errors import XarchError
-from ..fidelity import Fidelity
 from ..process import execute, run_tool
-from ..runners import RunResult, guest_environment, run
+from ..runners import RunResult, guest_environment, killing_signal, run
 from ..runners import default_timeout as target_timeout
 from ..targets import Target, host_target
 from .identify import has_elf_magic, matching_targets
@@ -239,9 +238,8 @@ class CTestItem(PlainFailureItem):
         except XarchError as error:
             raise CaseFailure(str(error)) from None
         factor = state.settings.emulation_factor
-        scale = factor if runner.fidelity == Fidelity.EMULATED else 1.0
         configured = self.case.timeout or self.options.case_timeout
-        timeout = configured * scale if configured else target_timeout(target, runner, factor)
+        timeout = target_timeout(target, runner, factor, configured)
         if self.on_target:
             try:
                 return run(target, self.case.command, runner=runner, cwd=self.case.cwd,
@@ -255,7 +253,6 @@ class CTestItem(PlainFailureItem):
         except OSError as error:
             raise CaseFailure(f"{self.case.name}: cannot run {self.case.command[0]}: "
                               f"{error.strerror}") from None
-        signal = -outcome.returncode if outcome.returncode < 0 and not outcome.timed_out else None
         return RunResult(
             args=list(self.case.command), returncode=outcome.returncode,
             stdout=outcome.stdout.decode(errors="replace"),
@@ -263,7 +260,8 @@ class CTestItem(PlainFailureItem):
             runner=runner.kind, fidelity=runner.fidelity,
             runner_description=f"host command, target programs via {runner.describe()}",
             command=list(self.case.command), duration=outcome.duration,
-            timed_out=outcome.timed_out, timeout=timeout, signal=signal,
+            timed_out=outcome.timed_out, timeout=timeout,
+            signal=killing_signal(outcome.returncode, outcome.timed_out),
             cpu=runner.cpu, qemu_path=getattr(runner, "qemu_path", None),
         )
 

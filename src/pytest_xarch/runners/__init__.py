@@ -143,9 +143,11 @@ def locate_program(program: str) -> str:
     return os.path.abspath(path)
 
 
-def default_timeout(target: Target, runner: Runner, emulation_factor: float) -> float:
-    """Seconds a run may take: the target's timeout, scaled when emulated."""
-    base = target.timeout or DEFAULT_TIMEOUT
+def default_timeout(
+    target: Target, runner: Runner, emulation_factor: float, configured: Optional[float] = None
+) -> float:
+    """Seconds a run may take: `configured`, else the target's timeout, scaled when emulated."""
+    base = configured or target.timeout or DEFAULT_TIMEOUT
     return base * emulation_factor if runner.fidelity == Fidelity.EMULATED else base
 
 
@@ -168,7 +170,7 @@ def _check_before_run(
     remember_clean(entry)
 
 
-def _killing_signal(returncode: int, timed_out: bool) -> Optional[int]:
+def killing_signal(returncode: int, timed_out: bool) -> Optional[int]:
     """The signal the program died from, unless it was us killing it at its timeout."""
     return -returncode if returncode < 0 and not timed_out else None
 
@@ -229,7 +231,7 @@ def run(
             duration=outcome.duration,
             timed_out=outcome.timed_out,
             timeout=limit,
-            signal=_killing_signal(outcome.returncode, outcome.timed_out),
+            signal=killing_signal(outcome.returncode, outcome.timed_out),
             max_rss_kb=outcome.max_rss_kb,
             cpu_time=outcome.cpu_time,
         )
