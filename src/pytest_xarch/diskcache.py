@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Optional
 
 
-def cache_root() -> Optional[Path]:
-    """The cache directory of pytest-xarch, or None when caching is off."""
-    if os.environ.get("XARCH_NO_CACHE"):
-        return None
+def user_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/pytest-xarch`, else `~/.cache/pytest-xarch`."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "pytest-xarch"
+
+
+def cache_root() -> Optional[Path]:
+    """The cache directory of pytest-xarch, or None when caching is off."""
+    return None if os.environ.get("XARCH_NO_CACHE") else user_cache_dir()
 
 
 def entry_path(kind: str, *identity: str) -> Optional[Path]:

@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional, TypeVar, Union
 
 import pytest
 
+from .collect.items import cache_dir as cache_folder_of
 from .config import load_settings, parse_positive_number, split_targets
 from .errors import XarchError
 from .fidelity import Fidelity
@@ -269,10 +270,7 @@ def _gate_hardware_only(item: pytest.Item, state: XarchSession) -> None:
 
 def _cache_dir(config: pytest.Config) -> Path:
     """Where built artifacts live: the pytest cache, shared by xdist workers."""
-    cache = getattr(config, "cache", None)
-    if cache is not None:
-        return Path(cache.mkdir("xarch"))
-    return Path(config.rootpath) / ".xarch-cache"
+    return cache_folder_of(config) or Path(config.rootpath) / ".xarch-cache"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+from .diskcache import user_cache_dir
 from .errors import SetupError, XarchError
 from .process import run_tool
 from .sysroot import find_sysroot
@@ -86,9 +87,8 @@ class Compiler:
 
 
 def default_cache_dir() -> Path:
-    """`$XDG_CACHE_HOME/pytest-xarch`, else `~/.cache/pytest-xarch`."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pytest-xarch"
+    """`$XDG_CACHE_HOME/pytest-xarch`, else `~/.cache/pytest-xarch` (XARCH_NO_CACHE aside)."""
+    return user_cache_dir()
 
 
 # ---------------------------------------------------------------------------- discovery

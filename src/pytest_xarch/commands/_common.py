@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Optional
 
 EXIT_USAGE = 2
 EXIT_TIMEOUT = 124
@@ -12,3 +13,11 @@ EXIT_CANNOT_RUN = 127
 def error(message: str) -> None:
     """Print one `xarch: error: ...` line on stderr."""
     print(f"xarch: error: {message}", file=sys.stderr)
+
+
+def timeout_is_valid(timeout: Optional[float]) -> bool:
+    """True for no --timeout or a positive one; otherwise print the error and return False."""
+    if timeout is None or timeout > 0:  # NaN fails `> 0` too
+        return True
+    error(f"--timeout must be a positive number of seconds, got {timeout:g}")
+    return False

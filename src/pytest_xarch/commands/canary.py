@@ -26,10 +26,9 @@ def main(args: argparse.Namespace) -> int:
     from ..canary import run_canary
     from ..config import load_settings
     from ..toolchain import default_cache_dir
-    from ._common import EXIT_USAGE, error
+    from ._common import EXIT_USAGE, timeout_is_valid
 
-    if args.timeout is not None and args.timeout <= 0:
-        error(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    if not timeout_is_valid(args.timeout):
         return EXIT_USAGE
     settings = load_settings()
     target = settings.resolve(args.target)

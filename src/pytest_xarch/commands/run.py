@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import EXIT_TIMEOUT, EXIT_USAGE, error
+from ._common import EXIT_TIMEOUT, EXIT_USAGE, error, timeout_is_valid
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,8 +33,7 @@ def main(args: argparse.Namespace) -> int:
     if not program:
         error("nothing to run: xarch run --target T -- PROG [ARGS...]")
         return EXIT_USAGE
-    if args.timeout is not None and args.timeout <= 0:
-        error(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    if not timeout_is_valid(args.timeout):
         return EXIT_USAGE
     settings = load_settings()
     target = settings.resolve(args.target)
