@@ -204,21 +204,38 @@ def _permission_message(action: str) -> str:
     )
 
 
-def mount(root: Optional[Path] = None) -> None:
-    """Mount binfmt_misc at `root` if it is not mounted yet."""
-    if mounted(_dir(root)):
-        return
-    if os.geteuid() != 0:
-        raise SetupError(f"binfmt_misc is not mounted at {_dir(root)}, and mounting it "
-                         + _permission_message("mounting"))
+def mount(root: Optional[Path] = None) -> bool:
+    """Mount binfmt_misc at `root` unless it is mounted; True when this call mounted it.
+
+    Someone else (another process, systemd's automount) mounting it meanwhile is
+    success: the kernel then refuses ours with "already mounted", and what
+    matters is that it is mounted now.
+    """
     where = _dir(root)
+    if mounted(where):
+        return False
+    if os.geteuid() != 0:
+        raise SetupError(f"binfmt_misc is not mounted at {where}, and mounting it "
+                         + _permission_message("mounting"))
     mount_tool = shutil.which("mount") or "/bin/mount"
     completed = run_tool([mount_tool, "-t", "binfmt_misc", "binfmt_misc", str(where)], timeout=30)
-    if completed.returncode != 0 or not mounted(where):
-        raise SetupError(
-            f"cannot mount binfmt_misc at {where}: {completed.stderr.strip() or 'mount failed'}; "
-            "load the kernel module (modprobe binfmt_misc) or mount it by hand"
-        )
+    if mounted(where):
+        return completed.returncode == 0
+    raise SetupError(
+        f"cannot mount binfmt_misc at {where}: {completed.stderr.strip() or 'mount failed'}; "
+        "load the kernel module (modprobe binfmt_misc) or mount it by hand"
+    )
+
+
+def unmount(root: Optional[Path] = None) -> None:
+    """Unmount binfmt_misc at `root` (entries stay registered in the kernel)."""
+    where = _dir(root)
+    if not mounted(where):
+        return
+    umount_tool = shutil.which("umount") or "/bin/umount"
+    completed = run_tool([umount_tool, str(where)], timeout=30)
+    if completed.returncode != 0 and mounted(where):
+        raise SetupError(f"cannot unmount binfmt_misc at {where}: {completed.stderr.strip()}")
 
 
 def register(

@@ -1,13 +1,15 @@
 """binfmt_misc handlers for real: register, run foreign binaries directly, remove.
 
-These tests change kernel state for the whole machine, so they run in one
-xdist group (`--dist loadgroup`) and hold a machine-wide file lock against other
-pytest sessions. Every handler a test registers is removed afterwards, even on
-failure, and an `xarch-` handler that existed before is put back.
+These tests change kernel state for the whole machine, so each holds a
+machine-wide file lock (against other xdist workers and other pytest sessions)
+for its whole duration. Every handler a test registers is removed afterwards,
+even on failure, an `xarch-` handler that existed before is put back, and
+binfmt_misc is unmounted again when the test had to mount it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -74,23 +76,33 @@ def xarch(*args: str, user: str | None = None) -> subprocess.CompletedProcess[st
     )
 
 
-@pytest.fixture(scope="module")
-def kernel() -> Iterator[None]:
-    """Root, binfmt_misc mounted, and the machine-wide lock for the whole module."""
+@pytest.fixture
+def clean() -> Iterator[None]:
+    """The kernel's binfmt state to ourselves, with no aarch64 handler of ours in it.
+
+    Holds a machine-wide lock for the test (xdist groups are not relied on: they
+    are a scheduling hint, and pytest-xdist 3.8 ignores them under pytest 9.2),
+    mounts binfmt_misc when it is not, and afterwards puts back what it found:
+    the handlers, and binfmt_misc unmounted again if it was.
+    """
     if os.geteuid() != 0:
         missing("registering binfmt_misc handlers needs root")
     require_tool("qemu-aarch64-static", "qemu-user-static")
-    try:
-        binfmt_misc.mount()
-    except SetupError as problem:
-        missing(f"binfmt_misc cannot be mounted here: {problem}")
     with FileLock(LOCK):
-        yield
+        try:
+            mounted_here = binfmt_misc.mount()
+        except SetupError as problem:
+            missing(f"binfmt_misc cannot be mounted here: {problem}")
+        try:
+            with _handlers_restored():
+                yield
+        finally:
+            if mounted_here:
+                binfmt_misc.unmount()
 
 
-@pytest.fixture
-def clean(kernel: None) -> Iterator[None]:
-    """No aarch64 handler of ours during the test; afterwards, the state found before."""
+@contextlib.contextmanager
+def _handlers_restored() -> Iterator[None]:
     aarch64 = resolve_target("aarch64")
     before = {h.name: h for h in binfmt_misc.handlers()}
     for handler in before.values():

@@ -151,3 +151,29 @@ def test_runner_binfmt_is_a_registered_kind() -> None:
     runner = runner_for(target)
     assert isinstance(runner, BinfmtRunner)
     assert runner.kind == "binfmt"
+
+
+def test_mount_treats_someone_else_mounting_meanwhile_as_success(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel refuses a second mount ("already mounted"): mounted is mounted."""
+    import subprocess
+
+    def racing_mount(argv: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "register").write_text("")  # the other mounter won
+        return subprocess.CompletedProcess(argv, 32, "", "binfmt_misc already mounted")
+
+    monkeypatch.setattr(binfmt_misc.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(binfmt_misc, "run_tool", racing_mount)
+    assert binfmt_misc.mount(tmp_path) is False
+    assert binfmt_misc.mount(tmp_path) is False  # mounted already: nothing to do
+
+
+def test_mount_failure_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    monkeypatch.setattr(binfmt_misc.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(binfmt_misc, "run_tool", lambda argv, **_: subprocess.CompletedProcess(
+        argv, 32, "", "unknown filesystem type 'binfmt_misc'"))
+    with pytest.raises(SetupError, match="unknown filesystem type.*modprobe binfmt_misc"):
+        binfmt_misc.mount(tmp_path)
