@@ -59,6 +59,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except XarchError as problem:
         error(str(problem))
         return EXIT_CANNOT_RUN if args.command == "run" else EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C outside a run (a run forwards it to the program)
+        return 130
     except BrokenPipeError:  # `xarch targets | head`: the reader left, nothing is wrong
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

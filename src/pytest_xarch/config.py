@@ -8,6 +8,7 @@ directory upwards; `XARCH_CONFIG` names one explicitly.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -16,7 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from .containment import MODES as CONTAINMENT_MODES
 from .errors import ConfigError
+from .process import DEFAULT_OUTPUT_LIMIT, MAX_TIMEOUT
 from .targets import Target, TargetRegistry, builtin_registry
 
 if sys.version_info >= (3, 11):
@@ -36,7 +39,35 @@ def _is_str(value: Any) -> bool:
 
 
 def _is_positive_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
+
+
+MAX_EMULATION_FACTOR = 1000.0
+
+
+def _is_output_limit(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 4096
+TIMEOUT_EXPECTED = (f"a positive number of seconds, at most {MAX_TIMEOUT:.0f} (about 24 days, "
+                    "the longest wait the kernel's poll() takes)")
+FACTOR_EXPECTED = (f"a positive number, at most {MAX_EMULATION_FACTOR:g} (timeouts are "
+                   "multiplied by it under QEMU)")
+
+
+def is_timeout(value: Any) -> bool:
+    """A usable number of seconds: finite, positive, within what poll() can wait."""
+    return _is_positive_number(value) and value <= MAX_TIMEOUT
+
+
+def _is_factor(value: Any) -> bool:
+    return _is_positive_number(value) and value <= MAX_EMULATION_FACTOR
+
+
+def check_timeout(value: Any, where: str) -> float:
+    """`value` as a timeout, or a ConfigError naming `where` and what is expected."""
+    if not is_timeout(value):
+        raise ConfigError(f"{where} = {value!r} is invalid: expected {TIMEOUT_EXPECTED}")
+    return float(value)
 
 
 def _is_str_list(value: Any) -> bool:
@@ -64,13 +95,13 @@ def _is_runner(value: Any) -> bool:
 # key -> (validator, what is expected), for the top level and for [target.<name>] tables.
 TOP_LEVEL_KEYS: dict[str, tuple[Validator, str]] = {
     "targets": (_is_str_list, "a list of target names, e.g. [\"aarch64\", \"armv7\"]"),
-    "timeout": (_is_positive_number, "a positive number of seconds"),
-    "emulation_factor": (
-        _is_positive_number, "a positive number (timeouts are multiplied by it under QEMU)"
-    ),
+    "timeout": (is_timeout, TIMEOUT_EXPECTED),
+    "emulation_factor": (_is_factor, FACTOR_EXPECTED),
     "check_before_run": (lambda v: isinstance(v, bool), "true or false"),
     "canary": (lambda v: isinstance(v, bool), "true or false"),
     "min_fidelity": (_is_str, "one of static, emulated, native, hardware"),
+    "containment": (lambda v: v in CONTAINMENT_MODES, "\"auto\", \"cgroup\" or \"process\""),
+    "output_limit": (_is_output_limit, "a number of bytes per stream, at least 4096"),
     "target": (lambda v: isinstance(v, dict), "a table of target tables ([target.<name>])"),
     # Validated key by key in collect/options.py (test-executable collectors).
     "collect": (lambda v: isinstance(v, dict), "a table of collector settings ([collect])"),
@@ -83,7 +114,7 @@ TARGET_KEYS: dict[str, tuple[Validator, str]] = {
     "glibc": (_is_version, "a glibc version \"X.Y\", e.g. \"2.31\""),
     "page_size": (_is_page_size, "a power of two >= 4096, e.g. 16384 or 65536"),
     "runner": (_is_runner, "\"native\", \"qemu\", \"binfmt\" or \"ssh://user@host[:port]\""),
-    "timeout": (_is_positive_number, "a positive number of seconds"),
+    "timeout": (is_timeout, TIMEOUT_EXPECTED),
     "env": (_is_str_table, "a table of string values"),
     "qemu_args": (_is_str_list, "a list of strings"),
     "cc": (_is_str, "a compiler command"),
@@ -109,6 +140,8 @@ class Settings:
     check_before_run: bool = True
     canary: bool = False
     min_fidelity: Optional[str] = None
+    containment: str = "auto"
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
     source: Optional[Path] = None
     provided: set[str] = field(default_factory=set)  # keys set by the file or environment
     registry: TargetRegistry = field(default_factory=builtin_registry)
@@ -168,7 +201,7 @@ def _validate(
 
 
 def parse_positive_number(text: str, source: str) -> Optional[float]:
-    """`text` as a positive number, None when blank; a ConfigError naming `source` if not."""
+    """`text` as a positive finite number, None when blank; a ConfigError naming `source`."""
     text = text.strip()
     if not text:
         return None
@@ -176,13 +209,42 @@ def parse_positive_number(text: str, source: str) -> Optional[float]:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value > 0:  # also rejects NaN
+    if not _is_positive_number(value):  # also rejects NaN and infinity
         raise ConfigError(f"{source}={text!r}: expected a positive number")
     return value
 
 
+def parse_timeout(text: str, source: str) -> Optional[float]:
+    """`text` as a timeout in seconds, None when blank; a ConfigError naming `source`."""
+    value = parse_positive_number(text, source)
+    if value is not None and not is_timeout(value):
+        raise ConfigError(f"{source}={text!r}: expected {TIMEOUT_EXPECTED}")
+    return value
+
+
+def parse_factor(text: str, source: str) -> Optional[float]:
+    """`text` as an emulation factor, None when blank; a ConfigError naming `source`."""
+    value = parse_positive_number(text, source)
+    if value is not None and not _is_factor(value):
+        raise ConfigError(f"{source}={text!r}: expected {FACTOR_EXPECTED}")
+    return value
+
+
+def parse_output_limit(text: str, source: str) -> int:
+    """`text` as an output limit in bytes (at least 4096); a ConfigError naming `source`."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if not _is_output_limit(value):
+        raise ConfigError(f"{source}={text!r}: expected a number of bytes per stream, "
+                          "at least 4096")
+    return value
+
+
 def _env_number(environ: Mapping[str, str], name: str) -> Optional[float]:
-    return parse_positive_number(environ.get(name, ""), f"environment variable {name}")
+    parse = parse_factor if name == "XARCH_EMULATION_FACTOR" else parse_timeout
+    return parse(environ.get(name, ""), f"environment variable {name}")
 
 
 def load_settings(
@@ -207,7 +269,20 @@ def load_settings(
     settings.check_before_run = bool(data.get("check_before_run", True))
     settings.canary = bool(data.get("canary", False))
     settings.min_fidelity = data.get("min_fidelity")
+    settings.containment = data.get("containment", "auto")
+    settings.output_limit = data.get("output_limit", DEFAULT_OUTPUT_LIMIT)
     settings.provided = set(data)
+    if environ.get("XARCH_CONTAINMENT"):
+        mode = environ["XARCH_CONTAINMENT"].strip()
+        if mode not in CONTAINMENT_MODES:
+            raise ConfigError(f"environment variable XARCH_CONTAINMENT={mode!r}: expected "
+                              f"{', '.join(CONTAINMENT_MODES)}")
+        settings.containment = mode
+        settings.provided.add("containment")
+    if environ.get("XARCH_OUTPUT_LIMIT"):
+        settings.output_limit = parse_output_limit(environ["XARCH_OUTPUT_LIMIT"],
+                                                   "environment variable XARCH_OUTPUT_LIMIT")
+        settings.provided.add("output_limit")
     if environ.get("XARCH_TARGETS"):
         settings.targets = split_targets(environ["XARCH_TARGETS"])
         settings.provided.add("targets")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -9,9 +10,16 @@ from typing import Any, Callable, Optional, TypeVar, Union
 
 import pytest
 
+from . import containment
 from .collect.items import cache_dir as cache_folder_of
-from .config import load_settings, parse_positive_number, split_targets
-from .errors import XarchError
+from .config import (
+    load_settings,
+    parse_factor,
+    parse_output_limit,
+    parse_timeout,
+    split_targets,
+)
+from .errors import ConfigError, XarchError
 from .fidelity import Fidelity
 from .report import header_line, status_word, write_json_report, write_terminal_summary
 from .runners import Runner, RunResult, run
@@ -78,6 +86,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("xarch_check_before_run", type="bool", default=True,
                   help="statically check every binary before running it")
     parser.addini("xarch_canary", type="bool", default=False, help="default --xarch-canary")
+    parser.addini("xarch_containment", default="",
+                  help="how runs are contained: auto (default), cgroup or process")
+    parser.addini("xarch_output_limit", default="",
+                  help="bytes of each run's stdout and stderr kept (head and tail)")
     # Test-executable collectors (collect/).
     group.addoption(
         "--xarch-isolate", action="store_true", default=False,
@@ -95,7 +107,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _ini_number(config: pytest.Config, name: str) -> Optional[float]:
-    return parse_positive_number(str(config.getini(name)), f"ini option {name}")
+    parse = parse_factor if name == "xarch_emulation_factor" else parse_timeout
+    return parse(str(config.getini(name)), f"ini option {name}")
 
 
 def _build_state(config: pytest.Config) -> XarchSession:
@@ -107,6 +120,15 @@ def _build_state(config: pytest.Config) -> XarchSession:
         value = _ini_number(config, ini)
         if key not in settings.provided and value is not None:
             setattr(settings, key, value)
+    if "containment" not in settings.provided and config.getini("xarch_containment").strip():
+        mode = config.getini("xarch_containment").strip()
+        if mode not in containment.MODES:
+            raise ConfigError(f"ini option xarch_containment={mode!r}: expected "
+                              f"{', '.join(containment.MODES)}")
+        settings.containment = mode
+    if "output_limit" not in settings.provided and config.getini("xarch_output_limit").strip():
+        settings.output_limit = parse_output_limit(config.getini("xarch_output_limit"),
+                                                   "ini option xarch_output_limit")
     if "check_before_run" not in settings.provided:
         settings.check_before_run = bool(config.getini("xarch_check_before_run"))
     if config.getoption("xarch_canary") is not None:
@@ -147,17 +169,23 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     try:
         state = _build_state(config)
+        containment.configure(state.settings.containment)
     except XarchError as error:
         raise pytest.UsageError(str(error)) from None
+    if _is_worker(config):
+        # A worker whose controller is gone (SIGTERM, SIGKILL) ends too, and with it,
+        # through its guardian, every guest it was running.
+        containment.die_with_parent(signal.SIGTERM)
     config.stash[STATE] = state
     config.pluginmanager.register(XarchRecorder(state, config), "xarch-recorder")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Close SSH connections and remove remote session directories, if any were opened."""
+    """Close SSH connections and remote session directories, then kill what runs left."""
     ssh = sys.modules.get("pytest_xarch.runners.ssh")
     if ssh is not None:
         ssh.close_all()
+    containment.close()
 
 
 def _state(config: pytest.Config) -> XarchSession:
@@ -331,11 +359,9 @@ class XarchRecorder:
         self.config = config
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
-        if PROP_TARGET in props:
-            self.state.record(
-                report.nodeid, report.when, report.outcome, props, report.duration
-            )
+        category = self.config.hook.pytest_report_teststatus(report=report, config=self.config)
+        self.state.record(report.nodeid, str(category[0]) if category else "",
+                          dict(report.user_properties), report.duration)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -416,11 +442,11 @@ def xarch_run(request: pytest.FixtureRequest, xarch_target: Target) -> Iterator[
         timeout: Optional[float] = None,
     ) -> RunResult:
         result = _or_fail(lambda: run(
-            target, [str(program), *(str(arg) for arg in args)],
+            target, [str(program), *(arg if isinstance(arg, bytes) else str(arg) for arg in args)],
             stdin=stdin, env=env, cwd=str(cwd) if cwd is not None else None,
             timeout=timeout, runner=state.runner(target),
             emulation_factor=state.settings.emulation_factor,
-            check=state.settings.check_before_run,
+            check=state.settings.check_before_run, output_limit=state.settings.output_limit,
         ))
         runs.append(result)
         return result

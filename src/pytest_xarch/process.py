@@ -1,23 +1,40 @@
-"""Spawning processes with a timeout, killing whole process trees, measuring rusage.
+"""Spawning processes with a timeout, contained, with bounded output and their rusage.
 
 Every process this package starts goes through `execute`. It always has a
-timeout; on expiry the process and every descendant are killed with SIGKILL (so
-children that ignore SIGTERM die too) and nothing is left behind.
+timeout, and it always runs in a `containment` scope: when its first process
+exits, times out or the caller is interrupted, everything it started is killed,
+daemons included, and nothing is left behind. Captured output keeps a head and
+a tail of at most `output_limit` bytes per stream; the middle is counted, not kept.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
+import selectors
 import signal
 import subprocess
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
+from . import containment
+
 StdinData = Union[str, bytes, None]
+
+DEFAULT_OUTPUT_LIMIT = 32 * 1024 * 1024  # bytes kept per stream: half head, half tail
+# The longest wait one poll() takes (a C int of milliseconds); longer timeouts are
+# waited in slices, and configured ones are refused above it (see MAX_TIMEOUT).
+MAX_TIMEOUT = (2**31 - 1) / 1000
+_WAIT_SLICE = 3600.0
+_READ_SIZE = 1 << 16
+# Seconds to collect output after the run's processes were killed: a process
+# outside the run (one that escaped containment) may hold the pipes open for ever.
+_DRAIN_SECONDS = 5.0
 
 
 @dataclass
@@ -32,6 +49,47 @@ class ProcessOutcome:
     duration: float  # wall-clock seconds
     max_rss_kb: Optional[int] = None
     cpu_time: Optional[float] = None  # user + system seconds
+    stdout_dropped: int = 0  # bytes left out of the middle of stdout (output_limit)
+    stderr_dropped: int = 0
+
+
+class BoundedOutput:
+    """A stream's first and last bytes, at most `limit` in all; the middle is only counted."""
+
+    def __init__(self, limit: int) -> None:
+        self.head_limit = limit // 2
+        self.tail_limit = limit - self.head_limit
+        self.head = bytearray()
+        self.tail: deque[bytes] = deque()
+        self.tail_size = 0
+        self.total = 0
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.head_limit - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if not data:
+            return
+        self.tail.append(data)
+        self.tail_size += len(data)
+        while self.tail and self.tail_size - len(self.tail[0]) >= self.tail_limit:
+            self.tail_size -= len(self.tail.popleft())
+
+    @property
+    def dropped(self) -> int:
+        return max(0, self.total - len(self.head) - self.tail_limit)
+
+    def value(self) -> bytes:
+        """Head and tail; where the middle was dropped, a line says how much."""
+        tail = b"".join(self.tail)
+        if len(tail) > self.tail_limit:
+            tail = tail[len(tail) - self.tail_limit:]
+        if not self.dropped:
+            return bytes(self.head) + tail
+        note = f"\n[xarch: {self.dropped} bytes of output dropped here (output limit)]\n"
+        return bytes(self.head) + note.encode() + tail
 
 
 class _Popen(subprocess.Popen):  # type: ignore[type-arg]
@@ -53,57 +111,6 @@ class _Popen(subprocess.Popen):  # type: ignore[type-arg]
         return (pid, status)
 
 
-def _descendants(pid: int) -> list[Any]:
-    import psutil
-
-    try:
-        return list(psutil.Process(pid).children(recursive=True))
-    except psutil.Error:
-        return []
-
-
-def kill_tree(pid: int, *, own_group: bool) -> None:
-    """SIGKILL `pid` and all its descendants; with `own_group`, its whole process group."""
-    import psutil
-
-    survivors = _descendants(pid)
-    if own_group:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-    for proc in [*survivors]:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    _wait_dead(survivors, timeout=5.0)
-
-
-def _wait_dead(procs: list[Any], timeout: float) -> None:
-    """Wait until `procs` are gone; a zombie is dead already (its reaper may be slow)."""
-    import psutil
-
-    deadline = time.monotonic() + timeout
-    alive = procs
-    while alive and time.monotonic() < deadline:
-        _, alive = psutil.wait_procs(alive, timeout=0.05)
-        alive = [proc for proc in alive if not _is_zombie(proc)]
-
-
-def _is_zombie(proc: Any) -> bool:
-    import psutil
-
-    try:
-        return bool(proc.status() == psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return True
-
-
-def reap_group(pgid: int) -> None:
-    """Kill what is left of a finished process's group (daemons it left behind)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
 def _as_bytes(data: StdinData) -> Optional[bytes]:
     if data is None or isinstance(data, bytes):
         return data
@@ -118,84 +125,226 @@ def execute(
     env: Optional[Mapping[str, str]] = None,
     cwd: Optional[str] = None,
     capture: bool = True,
+    output_limit: int = DEFAULT_OUTPUT_LIMIT,
+    persistent: bool = False,
+    stderr_filter: Optional[LineFilter] = None,
 ) -> ProcessOutcome:
-    """Run `argv` to completion or until `timeout` seconds, then kill its whole tree.
+    """Run `argv` until its first process exits or `timeout` seconds pass; leave nothing.
 
     With `capture`, the process gets its own session, stdin is `stdin` (or
-    /dev/null) and output is captured. Without it, stdio is inherited (the
-    process runs in the foreground, as a shell would run it) and SIGINT,
-    SIGTERM and SIGHUP sent to us are forwarded to it.
+    /dev/null) and output is captured (bounded by `output_limit` per stream).
+    Without it, stdio is inherited (the process runs in the foreground, as a
+    shell would run it) and SIGINT, SIGTERM and SIGHUP sent to us are forwarded
+    to it; a second one kills the run. There, `stderr_filter` names lines to keep
+    off our stderr (QEMU's signal banner); it applies when stderr is not a
+    terminal, whose programs may want it as their own. A `persistent` process (an
+    SSH ControlMaster) may leave a daemon that lives until this process ends.
     """
-    if timeout <= 0:
+    if not timeout > 0:
         raise ValueError(f"timeout must be positive, got {timeout}")
-    if capture:
-        return _execute_captured(argv, timeout, _as_bytes(stdin), env, cwd)
-    return _execute_foreground(argv, timeout, env, cwd)
+    scope = _new_scope(persistent)
+    try:
+        if capture:
+            return _execute_captured(list(argv), timeout, _as_bytes(stdin), env, cwd, scope,
+                                     output_limit)
+        relay = _StderrRelay(stderr_filter) if stderr_filter and not _isatty(2) else None
+        return _execute_foreground(list(argv), timeout, env, cwd, scope, relay)
+    finally:
+        scope.close()
+
+
+def _new_scope(persistent: bool) -> containment.RunScope:
+    return containment.current().scope(persistent=persistent)
+
+
+def _spawn(argv: list[str], scope: containment.RunScope, env: Optional[Mapping[str, str]],
+           **kwargs: Any) -> _Popen:
+    """Popen inside `scope`; falls back to process containment if the kernel refuses the cgroup."""
+    environment = dict(os.environ if env is None else env)
+    environment.update(scope.env)
+    try:
+        return _Popen(argv, env=environment, preexec_fn=scope.preexec(), **kwargs)
+    except subprocess.SubprocessError as error:
+        if scope.cgroup is None:
+            raise
+        owner = scope.owner
+        owner.disable_cgroup(f"the kernel refused to move a process into {scope.cgroup} "
+                             f"({error})")
+        scope.close()
+        retry = owner.scope(persistent=scope.persistent)
+        scope.__dict__.update(retry.__dict__)
+        environment.update(scope.env)
+        return _Popen(argv, env=environment, preexec_fn=scope.preexec(), **kwargs)
+
+
+class _ExitWatch:
+    """Readable when the process has exited: a pidfd (Linux >= 5.3), else a short poll."""
+
+    def __init__(self, proc: _Popen) -> None:
+        self.proc = proc
+        try:
+            self.fd: Optional[int] = os.pidfd_open(proc.pid)  # type: ignore[attr-defined,unused-ignore]
+        except (AttributeError, OSError):
+            self.fd = None
+
+    @property
+    def poll_interval(self) -> Optional[float]:
+        return None if self.fd is not None else 0.02
+
+    def exited(self) -> bool:
+        if self.fd is not None:
+            return bool(select.select([self.fd], [], [], 0)[0])
+        return self.proc.poll() is not None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def _execute_captured(
-    argv: Sequence[str],
+    argv: list[str],
     timeout: float,
     stdin: Optional[bytes],
     env: Optional[Mapping[str, str]],
     cwd: Optional[str],
+    scope: containment.RunScope,
+    output_limit: int,
 ) -> ProcessOutcome:
     start = time.monotonic()
-    proc = _Popen(
-        list(argv),
+    proc = _spawn(
+        argv, scope, env,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(env) if env is not None else None,
-        cwd=cwd,
-        start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, start_new_session=True,
     )
+    scope.started(proc.pid, own_group=True)
+    outputs = {proc.stdout: BoundedOutput(output_limit), proc.stderr: BoundedOutput(output_limit)}
+    watch = _ExitWatch(proc)
     timed_out = False
     try:
-        stdout, stderr = proc.communicate(stdin, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        kill_tree(proc.pid, own_group=True)
-        stdout, stderr = _drain(proc)
-    except BaseException:  # KeyboardInterrupt, or a pytest timeout plugin: leave nothing
-        kill_tree(proc.pid, own_group=True)
-        proc.wait()
+        with selectors.DefaultSelector() as selector:
+            pumps = _Pumps(selector, proc, stdin, outputs, watch)
+            deadline = start + timeout
+            while not pumps.exited:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                pumps.step(min(remaining, _WAIT_SLICE))
+            if not scope.persistent or timed_out:
+                scope.kill()  # leftovers: daemons, background children (and on timeout, all)
+            pumps.drain(_DRAIN_SECONDS if not scope.persistent else 1.0)
+    except BaseException:  # KeyboardInterrupt, a pytest timeout plugin: leave nothing
+        scope.kill()
         raise
     finally:
-        reap_group(proc.pid)
-    return _outcome(proc, start, stdout or b"", stderr or b"", timed_out)
-
-
-# Seconds to collect output after a kill: a process outside the killed tree (an ssh
-# ControlMaster, a daemon that called setsid) may hold the pipes open for ever.
-_DRAIN_SECONDS = 5.0
-
-
-def _drain(proc: _Popen) -> tuple[bytes, bytes]:
-    """The output of a killed process, giving up on pipes that others keep open."""
-    try:
-        stdout, stderr = proc.communicate(timeout=_DRAIN_SECONDS)
-        return stdout or b"", stderr or b""
-    except subprocess.TimeoutExpired:
-        for stream in (proc.stdout, proc.stderr):
+        watch.close()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None:
-                stream.close()
+                with contextlib.suppress(OSError):
+                    stream.close()
         proc.wait()
-        return b"", b"[output lost: a process outside the killed tree kept the pipes open]\n"
+    stdout, stderr = outputs[proc.stdout], outputs[proc.stderr]
+    return _outcome(proc, start, stdout.value(), stderr.value(), timed_out,
+                    stdout.dropped, stderr.dropped)
+
+
+class _Pumps:
+    """Feeds stdin and reads stdout/stderr of one process until it exits."""
+
+    def __init__(self, selector: selectors.BaseSelector, proc: _Popen, stdin: Optional[bytes],
+                 outputs: dict[Any, BoundedOutput], watch: _ExitWatch) -> None:
+        self.selector = selector
+        self.outputs = outputs
+        self.open = set(outputs)
+        self.watch = watch
+        self.exited = False
+        self.pending = memoryview(stdin or b"")
+        for stream in outputs:
+            os.set_blocking(stream.fileno(), False)
+            selector.register(stream, selectors.EVENT_READ)
+        self.stdin = proc.stdin
+        if self.stdin is not None:
+            if self.pending:
+                os.set_blocking(self.stdin.fileno(), False)
+                selector.register(self.stdin, selectors.EVENT_WRITE)
+            else:
+                self.stdin.close()
+        if watch.fd is not None:
+            selector.register(watch.fd, selectors.EVENT_READ)
+
+    def step(self, wait: float) -> None:
+        """Wait up to `wait` seconds for something to do, and do it."""
+        interval = self.watch.poll_interval
+        for key, _ in self.selector.select(min(wait, interval) if interval else wait):
+            if key.fileobj is self.stdin:
+                self._write()
+            elif key.fileobj in self.open:
+                self._read(key.fileobj)
+        if self.watch.exited():
+            self.exited = True
+
+    def _write(self) -> None:
+        assert self.stdin is not None
+        try:
+            written = os.write(self.stdin.fileno(), self.pending[:_READ_SIZE])
+        except BlockingIOError:
+            return
+        except OSError:  # the reader is gone: the rest is not wanted
+            written = len(self.pending)
+        self.pending = self.pending[written:]
+        if not self.pending:
+            self.selector.unregister(self.stdin)
+            self.stdin.close()
+
+    def _read(self, stream: Any) -> None:
+        try:
+            data = os.read(stream.fileno(), _READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            self.outputs[stream].feed(data)
+            return
+        self.selector.unregister(stream)
+        self.open.discard(stream)
+
+    def drain(self, seconds: float) -> None:
+        """Read what is left until every writer is gone or `seconds` pass."""
+        deadline = time.monotonic() + seconds
+        while self.open:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            for key, _ in self.selector.select(remaining):
+                if key.fileobj in self.open:
+                    self._read(key.fileobj)
+
+
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
-def _forwarding_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
-    """Forward termination signals to `proc` while the block runs (main thread only)."""
-    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+def _forwarding_signals(proc: subprocess.Popen[bytes], scope: containment.RunScope
+                        ) -> Iterator[None]:
+    """Forward termination signals to `proc` while the block runs; a second one kills the run.
+
+    Only the main thread can install handlers; elsewhere nothing is forwarded.
+    """
+    received: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            scope.kill()
+            return
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signum)
 
     try:
-        previous = {sig: signal.signal(sig, forward) for sig in forwarded}
-    except ValueError:  # not the main thread: nothing to forward from
+        previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    except ValueError:  # not the main thread
         yield
         return
     try:
@@ -205,52 +354,119 @@ def _forwarding_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _wait_exactly(proc: _Popen, timeout: float) -> None:
-    """`proc.wait(timeout)` without its sleep-polling, which adds up to 50 ms per run.
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
 
-    Blocks on a pidfd (Linux >= 5.3) until the process exits or `timeout` passes;
-    falls back to `Popen.wait` where pidfds are unavailable.
+
+@dataclass(frozen=True)
+class LineFilter:
+    """Lines to drop from a stream: those `pattern` matches, which all start with `prefix`."""
+
+    pattern: re.Pattern[bytes]
+    prefix: bytes
+
+    def could_become(self, partial: bytes) -> bool:
+        """Whether an unfinished line may still turn into one to drop."""
+        return self.prefix.startswith(partial) or partial.startswith(self.prefix)
+
+
+class _StderrRelay:
+    """Copies a child's stderr to ours as it comes, without the lines `drop` matches.
+
+    Only a trailing partial line that could still become such a line is held back.
     """
-    try:
-        pidfd = os.pidfd_open(proc.pid)  # type: ignore[attr-defined,unused-ignore]
-    except (AttributeError, OSError):
-        proc.wait(timeout=timeout)
-        return
-    try:
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        if not poller.poll(max(0, int(timeout * 1000))):  # retried after signals (PEP 475)
-            raise subprocess.TimeoutExpired(proc.args, timeout)
-    finally:
-        os.close(pidfd)
-    proc.wait()
+
+    def __init__(self, drop: LineFilter) -> None:
+        self.drop = drop
+        self.held = b""
+
+    def feed(self, data: bytes) -> None:
+        data = self.held + data
+        cut = data.rfind(b"\n") + 1
+        complete, partial = data[:cut], data[cut:]
+        self.held = partial if partial and self.drop.could_become(partial) else b""
+        _write_all(2, self.drop.pattern.sub(b"", complete) + (b"" if self.held else partial))
+
+    def flush(self) -> None:
+        _write_all(2, self.drop.pattern.sub(b"", self.held))
+        self.held = b""
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            select.select([], [fd], [])
+        except OSError:  # our stderr is gone: nothing to tell it
+            return
 
 
 def _execute_foreground(
-    argv: Sequence[str],
+    argv: list[str],
     timeout: float,
     env: Optional[Mapping[str, str]],
     cwd: Optional[str],
+    scope: containment.RunScope,
+    relay: Optional[_StderrRelay],
 ) -> ProcessOutcome:
     start = time.monotonic()
-    proc = _Popen(list(argv), env=dict(env) if env is not None else None, cwd=cwd)
+    proc = _spawn(argv, scope, env, cwd=cwd,
+                  stderr=subprocess.PIPE if relay is not None else None)
+    scope.started(proc.pid, own_group=False)
+    watch = _ExitWatch(proc)
     timed_out = False
-    with _forwarding_signals(proc):
-        try:
-            _wait_exactly(proc, timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            kill_tree(proc.pid, own_group=False)
-            proc.wait()
-        except BaseException:
-            kill_tree(proc.pid, own_group=False)
-            proc.wait()
-            raise
+    readable = [fd for fd in (watch.fd, proc.stderr.fileno() if proc.stderr else None)
+                if fd is not None]
+    try:
+        with _forwarding_signals(proc, scope):
+            deadline = start + timeout
+            while not watch.exited():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                wait = min(remaining, watch.poll_interval or _WAIT_SLICE)
+                ready = select.select(readable, [], [], wait)[0]  # retried after signals
+                if relay is not None and proc.stderr is not None and proc.stderr.fileno() in ready:
+                    _relay_once(proc.stderr.fileno(), relay, readable)
+        scope.kill()
+        if relay is not None and proc.stderr is not None:
+            _relay_rest(proc.stderr.fileno(), relay, readable)
+    except BaseException:
+        scope.kill()
+        raise
+    finally:
+        watch.close()
+        if proc.stderr is not None:
+            proc.stderr.close()
+        proc.wait()
     return _outcome(proc, start, b"", b"", timed_out)
 
 
+def _relay_once(fd: int, relay: _StderrRelay, readable: list[int]) -> None:
+    data = os.read(fd, _READ_SIZE)
+    if data:
+        relay.feed(data)
+    elif fd in readable:
+        readable.remove(fd)
+
+
+def _relay_rest(fd: int, relay: _StderrRelay, readable: list[int]) -> None:
+    deadline = time.monotonic() + _DRAIN_SECONDS
+    while fd in readable and time.monotonic() < deadline:
+        if select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            _relay_once(fd, relay, readable)
+    relay.flush()
+
+
 def _outcome(
-    proc: _Popen, start: float, stdout: bytes, stderr: bytes, timed_out: bool
+    proc: _Popen, start: float, stdout: bytes, stderr: bytes, timed_out: bool,
+    stdout_dropped: int = 0, stderr_dropped: int = 0,
 ) -> ProcessOutcome:
     rusage = proc.rusage
     return ProcessOutcome(
@@ -262,6 +478,8 @@ def _outcome(
         duration=time.monotonic() - start,
         max_rss_kb=int(rusage.ru_maxrss) if rusage is not None else None,
         cpu_time=(rusage.ru_utime + rusage.ru_stime) if rusage is not None else None,
+        stdout_dropped=stdout_dropped,
+        stderr_dropped=stderr_dropped,
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from .session import XarchSession
 
-OUTCOMES = ("passed", "failed", "skipped", "error")
+OUTCOMES = ("passed", "failed", "skipped", "error")  # always shown; xfailed etc. when present
 
 
 def header_line(state: XarchSession) -> str:
@@ -25,7 +25,18 @@ def header_line(state: XarchSession) -> str:
             parts.append(f"{target.name} (no runner: {description})")
         else:
             parts.append(f"{target.name} via {description} ({fidelity})")
-    return "xarch: " + ", ".join(parts)
+    return "xarch: " + ", ".join(parts) + f"\nxarch containment: {containment_line(state)}"
+
+
+def containment_line(state: XarchSession) -> str:
+    """Which containment this session's runs get (without starting it)."""
+    from . import containment
+    from .errors import XarchError
+
+    try:
+        return str(containment.probe(state.settings.containment))
+    except XarchError as error:
+        return f"unavailable: {error}"
 
 
 def _fidelity_breakdown(state: XarchSession, target: str) -> str:
@@ -36,16 +47,25 @@ def _fidelity_breakdown(state: XarchSession, target: str) -> str:
     return ", ".join(f"{count} {level}" for level, count in sorted(levels.items())) or "-"
 
 
+def _columns(state: XarchSession) -> list[str]:
+    """The outcome columns: pytest's usual four, then any other category that occurred."""
+    extra = sorted({
+        category for record in state.records.values() for category in record.categories
+    } - set(OUTCOMES))
+    return [*OUTCOMES, *extra]
+
+
 def matrix_rows(state: XarchSession) -> list[tuple[str, ...]]:
     """Header and one row per target: runner, outcome counts, fidelity obtained."""
-    rows: list[tuple[str, ...]] = [("target", "runner", *OUTCOMES, "fidelity obtained")]
+    columns = _columns(state)
+    rows: list[tuple[str, ...]] = [("target", "runner", *columns, "fidelity obtained")]
     for target in state.targets:
         _, description, _ = state.runner_summary(target)
         if len(description) > 60:
             description = description[:57] + "..."
         counts = state.counts(target.name)
         rows.append((
-            target.name, description, *(str(counts[o]) for o in OUTCOMES),
+            target.name, description, *(str(counts.get(o, 0)) for o in columns),
             _fidelity_breakdown(state, target.name),
         ))
     return rows
@@ -57,13 +77,20 @@ def write_terminal_summary(state: XarchSession, terminal: Any) -> None:
         return
     terminal.write_sep("=", "xarch fidelity matrix")
     rows = matrix_rows(state)
+    counted = len(rows[0]) - 3
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for index, row in enumerate(rows):
         cells = [
-            cell.rjust(width) if 2 <= i < 2 + len(OUTCOMES) and index else cell.ljust(width)
+            cell.rjust(width) if 2 <= i < 2 + counted and index else cell.ljust(width)
             for i, (cell, width) in enumerate(zip(row, widths))
         ]
         terminal.write_line("  ".join(cells).rstrip(), bold=index == 0)
+    interrupted = state.interrupted()
+    if interrupted:
+        terminal.write_line("")
+        terminal.write_line("interrupted: started, never finished (not counted):", yellow=True)
+        for record in interrupted:
+            terminal.write_line(f"  {record.target}: {record.nodeid}")
     unproven = [r for r in state.records.values() if r.unproven]
     if unproven:
         terminal.write_line("")
@@ -105,6 +132,7 @@ def json_report(state: XarchSession) -> dict[str, Any]:
         "tests": [record.as_json() for record in state.records.values()],
         "deselected": [{"nodeid": d.nodeid, "reason": d.reason} for d in state.deselected],
         "below_min_fidelity": [r.nodeid for r in state.below_min_fidelity()],
+        "interrupted": [r.nodeid for r in state.interrupted()],
     }
 
 

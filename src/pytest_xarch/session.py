@@ -132,25 +132,40 @@ def parse_hardware_only(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
     return reason
 
 
+# pytest's result categories, worst first: a test's outcome is the worst of its reports'.
+CATEGORY_ORDER = ("failed", "error", "xpassed", "xfailed", "skipped", "passed")
+INTERRUPTED = "interrupted"  # no report said how it ended (Ctrl-C, a crash nobody reported)
+
+
 @dataclass
 class TestRecord:
     """What one test obtained for one target, as the controller saw it."""
 
     nodeid: str
     target: str
-    outcome: str = "passed"  # passed, failed, skipped, error
+    outcome: str = INTERRUPTED  # the worst of `categories`, until one arrives
     fidelity: Fidelity = Fidelity.STATIC
     runner: str = ""
     cpu: Optional[str] = None
     qemu_version: Optional[str] = None
     duration: float = 0.0
     unproven: Optional[str] = None  # why a hardware_only test was not run
+    categories: list[str] = field(default_factory=list)  # pytest's, one per counted report
+
+    def add(self, category: str) -> None:
+        """Count one report that pytest counts under `category` (passed, error, xfailed ...)."""
+        self.categories.append(category)
+        self.outcome = min(self.categories, key=_rank)
 
     def as_json(self) -> dict[str, Any]:
         """The JSON report's record of this test."""
         data = dataclasses.asdict(self)
         data["fidelity"] = str(self.fidelity)
         return data
+
+
+def _rank(category: str) -> int:
+    return CATEGORY_ORDER.index(category) if category in CATEGORY_ORDER else len(CATEGORY_ORDER)
 
 
 @dataclass
@@ -216,22 +231,28 @@ class XarchSession:
             return ("unavailable", str(error), Fidelity.STATIC)
         return (runner.kind, runner.describe(), runner.fidelity)
 
-    def record(self, nodeid: str, when: str, outcome: str, props: Mapping[str, Any],
+    def record(self, nodeid: str, category: str, props: Mapping[str, Any],
                duration: float) -> None:
-        """Fold one phase report of an xarch test into its record."""
+        """Fold one phase report of an xarch test into its record.
+
+        `category` is what pytest counts the report under ("" for a passing setup or
+        teardown, which pytest does not count). Reports without xarch properties
+        (a crashed xdist worker's) count for a test already recorded.
+        """
         record = self.records.get(nodeid)
         if record is None:
+            if PROP_TARGET not in props:
+                return
             record = self.records[nodeid] = TestRecord(nodeid, str(props[PROP_TARGET]))
         record.duration += duration
-        record.fidelity = Fidelity.parse(str(props.get(PROP_FIDELITY, "static")))
+        if PROP_FIDELITY in props:
+            record.fidelity = Fidelity.parse(str(props[PROP_FIDELITY]))
         record.runner = str(props.get(PROP_RUNNER, record.runner))
         record.cpu = props.get(PROP_CPU, record.cpu)
         record.qemu_version = props.get(PROP_QEMU, record.qemu_version)
         record.unproven = props.get(PROP_UNPROVEN, record.unproven)
-        if outcome == "failed":
-            record.outcome = "failed" if when == "call" else "error"
-        elif outcome == "skipped" and record.outcome == "passed":
-            record.outcome = "skipped"
+        if category:
+            record.add(category)
 
     def below_min_fidelity(self) -> list[TestRecord]:
         """Tests obtained below --xarch-min-fidelity (hardware_only skips included)."""
@@ -244,12 +265,17 @@ class XarchSession:
         ]
 
     def counts(self, target: str) -> dict[str, int]:
-        """Outcome counts of `target`'s tests."""
+        """pytest's counts of `target`'s tests (per report, as its summary line counts)."""
         counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
         for record in self.records.values():
             if record.target == target:
-                counts[record.outcome] += 1
+                for category in record.categories:
+                    counts[category] = counts.get(category, 0) + 1
         return counts
+
+    def interrupted(self) -> list[TestRecord]:
+        """Tests that started and never reported how they ended."""
+        return [record for record in self.records.values() if record.outcome == INTERRUPTED]
 
 
 def run_properties(target: Target, runs: Sequence[RunResult], runner: Optional[Runner]) -> dict[

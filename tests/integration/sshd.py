@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from pytest_xarch.process import kill_tree, run_tool
+from pytest_xarch.process import run_tool
+
+from ..support.processes import kill_tree
 
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = "/run/sshd"  # sshd started by root refuses to run without it

@@ -16,10 +16,12 @@ import pytest
 
 from pytest_xarch import Fidelity, run
 from pytest_xarch.elf import read_interp
-from pytest_xarch.process import execute, kill_tree
+from pytest_xarch.process import execute
 from pytest_xarch.targets import Target, resolve_target
 from pytest_xarch.toolchain import BuildError, build, find_compiler, zig_available
 from tests.support.tools import missing, require_tool
+
+from ..support.processes import kill_tree
 
 HELLO_C = r"""
 #include <stdio.h>

@@ -175,5 +175,5 @@ def test_mount_failure_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(binfmt_misc.os, "geteuid", lambda: 0)
     monkeypatch.setattr(binfmt_misc, "run_tool", lambda argv, **_: subprocess.CompletedProcess(
         argv, 32, "", "unknown filesystem type 'binfmt_misc'"))
-    with pytest.raises(SetupError, match="unknown filesystem type.*modprobe binfmt_misc"):
+    with pytest.raises(SetupError, match=r"unknown filesystem type.*modprobe binfmt_misc"):
         binfmt_misc.mount(tmp_path)

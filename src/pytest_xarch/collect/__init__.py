@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Optional
 
 import pytest
 
-from ..config import parse_positive_number
+from ..config import parse_timeout
 from ..errors import XarchError
 from .options import CollectOptions, load_options
 
@@ -26,7 +26,7 @@ OPTIONS = pytest.StashKey[CollectOptions]()
 
 
 def _ini_seconds(config: pytest.Config, name: str) -> Optional[float]:
-    return parse_positive_number(str(config.getini(name)), f"ini option {name}")
+    return parse_timeout(str(config.getini(name)), f"ini option {name}")
 
 
 def options_for(config: pytest.Config, state: XarchSession) -> CollectOptions:

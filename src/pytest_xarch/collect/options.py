@@ -18,15 +18,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ..config import read_config_file
+from ..config import TIMEOUT_EXPECTED, is_timeout, read_config_file
 from ..errors import ConfigError
 from .identify import DEFAULT_PATTERNS, matches_patterns
 
 _KEYS = {
     "patterns": "a list of file name globs, e.g. [\"*_test\", \"*.test\"]",
     "isolate": "true, false or a list of binary globs",
-    "case_timeout": "a positive number of seconds",
-    "binary_timeout": "a positive number of seconds",
+    "case_timeout": TIMEOUT_EXPECTED,
+    "binary_timeout": TIMEOUT_EXPECTED,
     "ctest": "true or false",
     "workdir": "a table of binary glob = directory",
 }
@@ -57,10 +57,6 @@ class CollectOptions:
         return binary.parent
 
 
-def _positive(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-
-
 def _valid(key: str, value: Any) -> bool:
     if key == "patterns":
         return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
@@ -68,7 +64,7 @@ def _valid(key: str, value: Any) -> bool:
         return isinstance(value, bool) or (
             isinstance(value, list) and all(isinstance(v, str) for v in value))
     if key in ("case_timeout", "binary_timeout"):
-        return _positive(value)
+        return is_timeout(value)
     if key == "ctest":
         return isinstance(value, bool)
     return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())

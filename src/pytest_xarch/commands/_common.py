@@ -16,8 +16,10 @@ def error(message: str) -> None:
 
 
 def timeout_is_valid(timeout: Optional[float]) -> bool:
-    """True for no --timeout or a positive one; otherwise print the error and return False."""
-    if timeout is None or timeout > 0:  # NaN fails `> 0` too
+    """True for no --timeout or a usable one; otherwise print the error and return False."""
+    from ..config import TIMEOUT_EXPECTED, is_timeout
+
+    if timeout is None or is_timeout(timeout):
         return True
-    error(f"--timeout must be a positive number of seconds, got {timeout:g}")
+    error(f"--timeout {timeout:g}: expected {TIMEOUT_EXPECTED}")
     return False

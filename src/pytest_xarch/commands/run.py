@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the program; PROG's exit status, 128+N for signal N, 124 on timeout."""
+    from .. import containment
     from ..config import load_settings
     from ..runners import run
 
@@ -37,21 +38,25 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     settings = load_settings()
     target = settings.resolve(args.target)
-    result = run(
-        target,
-        program,
-        cpu=args.cpu,
-        sysroot=args.sysroot,
-        timeout=args.timeout,
-        capture=False,
-        emulation_factor=settings.emulation_factor,
-        check=settings.check_before_run,
-    )
+    containment.configure(settings.containment)
+    containment.become_subreaper()  # orphaned guest processes come back to us to be killed
+    try:
+        result = run(
+            target,
+            program,
+            cpu=args.cpu,
+            sysroot=args.sysroot,
+            timeout=args.timeout,
+            capture=False,
+            emulation_factor=settings.emulation_factor,
+            check=settings.check_before_run,
+        )
+    finally:
+        containment.close()
+        containment.reap_orphans()
     if result.unimplemented:
         print(f"xarch: QEMU does not implement:\n{result.unimplemented}", file=sys.stderr)
     if result.timed_out:
         error(f"{program[0]} timed out after {result.timeout:g}s and was killed")
         return EXIT_TIMEOUT
     return int(result.exit_status)
-
-

@@ -11,14 +11,15 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import tempfile
+import stat
 from collections.abc import Callable, Mapping, Sequence
-from typing import Optional
+from typing import Optional, Union
 
-from ..config import DEFAULT_EMULATION_FACTOR, DEFAULT_TIMEOUT
+from .. import containment
+from ..config import DEFAULT_EMULATION_FACTOR, DEFAULT_TIMEOUT, check_timeout
 from ..errors import SetupError
 from ..fidelity import Fidelity
-from ..process import StdinData, execute
+from ..process import DEFAULT_OUTPUT_LIMIT, StdinData, execute
 from ..targets import ELF_MAGIC, Target, host_executes, host_target, resolve_target
 from .base import Runner, RunResult, host_environment, signal_name
 from .native import NativeRunner
@@ -121,12 +122,25 @@ def guest_environment(
 
 
 def locate_program(program: str) -> str:
-    """The path of `program` (searched on PATH when it has no slash), checked to be an ELF."""
+    """The path of `program` (searched on PATH when it has no slash), checked to be an ELF.
+
+    Only regular files are opened: a FIFO or a device named as the program would
+    block the read (or never end), so it is refused before.
+    """
     path = program if os.sep in program else shutil.which(program) or program
-    if not os.path.exists(path):
-        raise SetupError(f"{program}: no such file")
-    if os.path.isdir(path):
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise SetupError(f"{program}: no such file") from None
+    except OSError as error:
+        raise SetupError(f"{program}: cannot be read ({error.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
         raise SetupError(f"{program}: is a directory, not a program")
+    if not stat.S_ISREG(info.st_mode):
+        raise SetupError(
+            f"{program}: is {_file_kind(info.st_mode)}, not a program file; give the path of "
+            "an ELF executable built for the target"
+        )
     if not os.access(path, os.X_OK):
         raise SetupError(f"{program}: not executable (chmod +x {program})")
     try:
@@ -141,6 +155,14 @@ def locate_program(program: str) -> str:
             "(scripts can run target programs through $XARCH_RUNNER)"
         )
     return os.path.abspath(path)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 def default_timeout(
@@ -177,7 +199,7 @@ def killing_signal(returncode: int, timed_out: bool) -> Optional[int]:
 
 def run(
     target: Target | str,
-    argv: Sequence[str],
+    argv: Sequence[Union[str, bytes]],
     *,
     stdin: StdinData = None,
     env: Optional[Mapping[str, str]] = None,
@@ -189,37 +211,42 @@ def run(
     capture: bool = True,
     emulation_factor: float = DEFAULT_EMULATION_FACTOR,
     check: bool = True,
+    output_limit: int = DEFAULT_OUTPUT_LIMIT,
 ) -> RunResult:
     """Run `argv` (a target program and its arguments) for `target` and wait for it.
 
     `timeout` is in wall-clock seconds; without it the target's timeout (60 s by
     default) applies, multiplied by `emulation_factor` under emulation. On expiry
     the whole process tree is killed and the result says `timed_out`.
-    With `capture=False`, stdio is inherited instead of captured. With `check`,
+    With `capture=False`, stdio is inherited instead of captured; captured output
+    keeps `output_limit` bytes per stream (head and tail). With `check`,
     the program is first verified statically (cached per file content) and an
     error finding raises SetupError with its message instead of QEMU's.
     """
     if not argv:
         raise SetupError("nothing to run: give the program to run and its arguments")
+    args = [os.fsdecode(arg) for arg in argv]  # bytes reach the program verbatim
+    if timeout is not None:
+        check_timeout(timeout, "timeout")
     target = resolve_target(target)
     runner = runner or runner_for(target, cpu=cpu, sysroot=sysroot)
-    program = locate_program(argv[0])
+    program = locate_program(args[0])
     if check:
         _check_before_run(program, target, runner, {**target.env, **(env or {})})
     runner.prepare(program)
     guest_env = guest_environment(target, runner, env)
     limit = timeout or default_timeout(target, runner, emulation_factor)
-    scratch = tempfile.mkdtemp(prefix="xarch-run-")
-    try:
+    with containment.current().scratch_dir("xarch-run-") as folder:
+        scratch = str(folder)
         host = runner.command(
-            program, list(argv[1:]), guest_env, scratch, cwd=cwd, timeout=limit
+            program, args[1:], guest_env, scratch, cwd=cwd, timeout=limit
         )
         outcome = execute(
             host.argv, timeout=host.timeout or limit, stdin=stdin, env=host.env, cwd=host.cwd,
-            capture=capture,
+            capture=capture, output_limit=output_limit, stderr_filter=host.stderr_filter,
         )
         result = RunResult(
-            args=list(argv),
+            args=args,
             returncode=outcome.returncode,
             stdout=outcome.stdout.decode(errors="replace"),
             stderr="",
@@ -234,7 +261,7 @@ def run(
             signal=killing_signal(outcome.returncode, outcome.timed_out),
             max_rss_kb=outcome.max_rss_kb,
             cpu_time=outcome.cpu_time,
+            stdout_dropped=outcome.stdout_dropped,
+            stderr_dropped=outcome.stderr_dropped,
         )
         return runner.finish(result, outcome.stderr, scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Optional
 
 from ..fidelity import Fidelity
+from ..process import LineFilter
 from ..targets import Target
 
 # Host variables that must never reach a guest (or the emulator itself).
@@ -62,6 +63,18 @@ class RunResult:
     cpu: Optional[str] = None
     qemu_path: Optional[str] = None
     unimplemented: str = ""  # QEMU's log of unimplemented syscalls, kept for failed runs
+    stdout_dropped: int = 0  # bytes left out of the middle of stdout (the output limit)
+    stderr_dropped: int = 0
+
+    @property
+    def truncation(self) -> str:
+        """`stdout: 1.9 GiB dropped from the middle ...`, or "" when nothing was dropped."""
+        notes = [
+            f"{label}: {_size(dropped)} dropped from the middle (output limit)"
+            for label, dropped in (("stdout", self.stdout_dropped),
+                                   ("stderr", self.stderr_dropped)) if dropped
+        ]
+        return "; ".join(notes)
 
     @property
     def signal_name(self) -> Optional[str]:
@@ -100,6 +113,8 @@ class RunResult:
         lines = [
             f"{' '.join(self.args)} [{self.target}, {self.runner_description}]: {self.outcome()}"
         ]
+        if self.truncation:
+            lines.append(f"[{self.truncation}]")
         for label, text in (("stdout", self.stdout), ("stderr", self.stderr)):
             if text.strip():
                 lines.append(f"--- {label} ---\n{text.rstrip()}")
@@ -115,6 +130,14 @@ class RunResult:
             )
 
 
+def _size(count: int) -> str:
+    """`1.9 GiB`, `12 bytes`."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
 @dataclass
 class HostCommand:
     """What the host executes for one run: argv, environment, directory and time limit."""
@@ -123,6 +146,7 @@ class HostCommand:
     env: dict[str, str]
     cwd: Optional[str] = None
     timeout: Optional[float] = None  # None: the run's own limit
+    stderr_filter: Optional[LineFilter] = None  # lines to drop from inherited stderr
 
 
 class Runner(abc.ABC):

@@ -16,7 +16,7 @@ from .. import binfmt_misc
 from ..errors import SetupError
 from ..targets import Target
 from .base import HostCommand
-from .qemu import _UNIMP_LOG, QemuRunner, qemu_version
+from .qemu import _UNIMP_LOG, SIGNAL_BANNER, QemuRunner, qemu_version
 
 
 def missing_handler_message(target: Target) -> str:
@@ -84,4 +84,4 @@ class BinfmtRunner(QemuRunner):
         host_env.update(self._qemu_variables())
         host_env["QEMU_LOG"] = "unimp"
         host_env["QEMU_LOG_FILENAME"] = os.path.join(scratch, _UNIMP_LOG)
-        return HostCommand([program, *args], host_env, cwd)
+        return HostCommand([program, *args], host_env, cwd, stderr_filter=SIGNAL_BANNER)

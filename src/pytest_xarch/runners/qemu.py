@@ -14,15 +14,16 @@ from typing import Optional
 
 from ..errors import SetupError
 from ..fidelity import Fidelity
+from ..process import LineFilter
 from ..sysroot import find_sysroot, sysroot_has_loader
 from ..targets import Target
 from .base import HostCommand, Runner, RunResult, is_loader_variable
-from .qemu_cache import qemu_says
+from .qemu_cache import qemu_says, startup_problem
 
 # `qemu: uncaught target signal 4 (Illegal instruction) - core dumped`
-_SIGNAL_BANNER = re.compile(
+SIGNAL_BANNER = LineFilter(re.compile(
     rb"^qemu: uncaught target signal (\d+) \([^)\n]*\)(?: - core dumped)?\r?\n?", re.MULTILINE
-)
+), b"qemu: uncaught target signal ")
 # rseq, which glibc >= 2.35 probes at every start and copes without: not worth reporting.
 _BENIGN_SYSCALLS = {
     "aarch64": {293}, "riscv64": {293}, "arm": {398}, "x86_64": {334},
@@ -109,7 +110,9 @@ class QemuRunner(Runner):
         return [*argv, "-cpu", self.cpu, *self.target.qemu_args]
 
     def prepare(self, program: str) -> None:
-        self._require_cpu_model(self._require_qemu())
+        qemu = self._require_qemu()
+        self._require_cpu_model(qemu)
+        self._require_startup(qemu)
         if self.sysroot and sysroot_has_loader(self.sysroot, self.target):
             return
         from ..elf import read_interp
@@ -151,6 +154,17 @@ class QemuRunner(Runner):
             f" (set cpu in [tool.pytest_xarch.target.{self.target.name}] or pass --cpu)"
         )
 
+    def _require_startup(self, qemu_path: str) -> None:
+        """SetupError with QEMU's own words when it would refuse the CPU string or qemu_args."""
+        problem = startup_problem(qemu_path, ["-cpu", self.cpu, *self.target.qemu_args])
+        if problem:
+            raise SetupError(
+                f"{self.target.qemu_binary} refuses to start for target '{self.target.name}' "
+                f"with -cpu {self.cpu} {' '.join(self.target.qemu_args)}".rstrip()
+                + f": {problem} (fix cpu or qemu_args in "
+                f"[tool.pytest_xarch.target.{self.target.name}], or --cpu)"
+            )
+
     def command(
         self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str, *,
         cwd: Optional[str] = None, timeout: Optional[float] = None,
@@ -162,14 +176,14 @@ class QemuRunner(Runner):
                 argv += ["-E", f"{name}={value}"]  # for the guest's loader, not QEMU's
             else:
                 host_env[name] = value
-        return HostCommand([*argv, program, *args], host_env, cwd)
+        return HostCommand([*argv, program, *args], host_env, cwd, stderr_filter=SIGNAL_BANNER)
 
     def finish(self, result: RunResult, stderr: bytes, scratch: str) -> RunResult:
         result.cpu = self.cpu
         result.qemu_path = self.qemu_path
-        banner = _SIGNAL_BANNER.search(stderr)
+        banner = SIGNAL_BANNER.pattern.search(stderr)
         if banner:
-            stderr = _SIGNAL_BANNER.sub(b"", stderr)
+            stderr = SIGNAL_BANNER.pattern.sub(b"", stderr)
             if not result.signal and not result.timed_out:
                 result.signal = int(banner.group(1))
         result.stderr = stderr.decode(errors="replace")

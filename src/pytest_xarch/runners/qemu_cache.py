@@ -30,6 +30,28 @@ def _entry(qemu_path: str, args: Sequence[str]) -> Optional[Path]:
     return entry_path("qemu", real, str(info.st_size), str(info.st_mtime_ns), *args)
 
 
+def startup_problem(qemu_path: str, args: Sequence[str], *, timeout: float = 10) -> str:
+    """Why QEMU refuses to start with `args` (a bad -cpu feature, an unknown option), or "".
+
+    QEMU is pointed at /dev/null: it parses the options and creates the CPU, then
+    fails to load the "program" without a word (its message goes to a buffered
+    stdout it never flushes). Anything it does say is the refusal. Cached like
+    the other answers.
+    """
+    entry = _entry(qemu_path, ["startup", *args])
+    if entry is not None:
+        with contextlib.suppress(OSError):
+            return entry.read_text("utf-8")
+    completed = run_tool([qemu_path, *args, os.devnull], timeout=timeout)
+    if completed.returncode < 0:  # killed: no answer worth keeping
+        return ""
+    said = (completed.stderr.strip() or completed.stdout.strip()).splitlines()
+    answer = said[0] if said else ""
+    if entry is not None:
+        store_text(entry, answer)
+    return answer
+
+
 def qemu_says(qemu_path: str, args: Sequence[str], *, timeout: float = 10) -> str:
     """Standard output of `qemu_path ARGS`, from the cache when the binary is unchanged."""
     entry = _entry(qemu_path, args)

@@ -253,7 +253,9 @@ class Device:
     def _start_master(self) -> None:
         argv = [self._ssh(), *self._options(), "-o", "ControlMaster=yes",
                 "-o", f"ControlPersist={CONTROL_PERSIST}", "-f", "-N", "--", self.address.host]
-        outcome = execute(argv, timeout=CONNECT_TIMEOUT * 3 + 5, env=host_environment())
+        # The master daemonises (-f): it lives in this process's containment until we end.
+        outcome = execute(argv, timeout=CONNECT_TIMEOUT * 3 + 5, env=host_environment(),
+                          persistent=True)
         if outcome.returncode != 0 or outcome.timed_out:
             reason = _last_line(outcome.stderr) or (
                 "timed out" if outcome.timed_out else f"ssh exit status {outcome.returncode}"
