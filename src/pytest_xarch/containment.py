@@ -385,12 +385,13 @@ class RunScope:
     def _pid_set(self) -> list[int]:
         pids = set(tagged_processes(self.tag))
         if self._pid is not None:
+            pids.add(self._pid)
             pids.update(_descendants(self._pid))
             if self._own_group:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self._pid, signal.SIGKILL)
         pids.discard(os.getpid())
-        return [pid for pid in pids if pid != self._pid and _alive(pid)]
+        return [pid for pid in pids if _alive(pid)]
 
     def close(self) -> None:
         """Kill what is left and release the scope (its cgroup is removed)."""
