@@ -48,7 +48,7 @@ MAX_EMULATION_FACTOR = 1000.0
 
 def _is_output_limit(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 4096
-TIMEOUT_EXPECTED = (f"a positive number of seconds, at most {MAX_TIMEOUT:.0f} (about 24 days, "
+TIMEOUT_EXPECTED = (f"a positive number of seconds, at most {int(MAX_TIMEOUT)} (about 24 days, "
                     "the longest wait the kernel's poll() takes)")
 FACTOR_EXPECTED = (f"a positive number, at most {MAX_EMULATION_FACTOR:g} (timeouts are "
                    "multiplied by it under QEMU)")
@@ -88,8 +88,12 @@ def _is_page_size(value: Any) -> bool:
     )
 
 
-def _is_runner(value: Any) -> bool:
-    return isinstance(value, str) and re.fullmatch(r"[a-z]+(://\S+)?", value) is not None
+RUNNER_EXPECTED = "\"native\", \"qemu\", \"binfmt\" or \"ssh://user@host[:port]\""
+
+
+def is_runner(value: Any) -> bool:
+    """A runner kind (`qemu`), or an address of a kind that takes one (`ssh://user@host`)."""
+    return isinstance(value, str) and re.fullmatch(r"[a-z]+|ssh://\S+", value) is not None
 
 
 # key -> (validator, what is expected), for the top level and for [target.<name>] tables.
@@ -113,7 +117,7 @@ TARGET_KEYS: dict[str, tuple[Validator, str]] = {
     "sysroot": (_is_str, "a directory path"),
     "glibc": (_is_version, "a glibc version \"X.Y\", e.g. \"2.31\""),
     "page_size": (_is_page_size, "a power of two >= 4096, e.g. 16384 or 65536"),
-    "runner": (_is_runner, "\"native\", \"qemu\", \"binfmt\" or \"ssh://user@host[:port]\""),
+    "runner": (is_runner, RUNNER_EXPECTED),
     "timeout": (is_timeout, TIMEOUT_EXPECTED),
     "env": (_is_str_table, "a table of string values"),
     "qemu_args": (_is_str_list, "a list of strings"),
@@ -257,7 +261,9 @@ def load_settings(
     environ = os.environ if environ is None else environ
     explicit = path or (Path(environ["XARCH_CONFIG"]) if environ.get("XARCH_CONFIG") else None)
     if explicit is not None and not explicit.is_file():
-        raise ConfigError(f"configuration file {explicit} does not exist")
+        state = "is a directory" if explicit.is_dir() else "does not exist"
+        raise ConfigError(f"configuration file {explicit} {state}: point XARCH_CONFIG at an "
+                          "xarch.toml, or a pyproject.toml with a [tool.pytest_xarch] table")
     source = explicit or find_config_file(start)
     data = read_config_file(source) if source else {}
     settings = Settings(source=source)

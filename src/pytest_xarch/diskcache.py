@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Optional
+
+from .files import shared_mode, write_atomic
 
 
 def user_cache_dir() -> Path:
@@ -38,12 +39,7 @@ def entry_path(kind: str, *identity: str) -> Optional[Path]:
 def store_text(entry: Path, text: str) -> None:
     """Write `text` to `entry` atomically; failing to cache is never an error."""
     with contextlib.suppress(OSError):
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        handle, partial = tempfile.mkstemp(dir=entry.parent, prefix=".partial-")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-            os.replace(partial, entry)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(partial)
+        if not entry.parent.is_dir():
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            shared_mode(entry.parent, directory=True)
+        write_atomic(entry, text)

@@ -147,10 +147,22 @@ def _build_state(config: pytest.Config) -> XarchSession:
         raise pytest.UsageError(f"--xarch-min-fidelity: {error}") from None
     overrides = parse_runner_overrides(config.getoption("xarch_runner"))
     targets = select_targets(settings, config.getoption("xarch"), overrides)
+    report = config.getoption("xarch_report")
+    if report is not None:
+        _check_report_path(Path(report))
     return XarchSession(
-        settings=settings, targets=targets, min_fidelity=min_fidelity,
-        report_path=config.getoption("xarch_report"),
+        settings=settings, targets=targets, min_fidelity=min_fidelity, report_path=report,
     )
+
+
+def _check_report_path(path: Path) -> None:
+    """--xarch-report must name a file we can create (checked before any test runs)."""
+    if path.is_dir():
+        raise ConfigError(f"--xarch-report {path} is a directory: give the path of a file, "
+                          f"e.g. {path / 'xarch-report.json'}")
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("/"))
+    if not folder.is_dir():
+        raise ConfigError(f"--xarch-report {path}: {folder} is not a directory")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -177,6 +189,9 @@ def pytest_configure(config: pytest.Config) -> None:
         # through its guardian, every guest it was running.
         containment.die_with_parent(signal.SIGTERM)
     config.stash[STATE] = state
+    from .collect import options_for
+
+    options_for(config, state)  # a bad collector setting is a usage error now, not at collection
     config.pluginmanager.register(XarchRecorder(state, config), "xarch-recorder")
 
 
@@ -261,6 +276,10 @@ def pytest_collection_modifyitems(
         raise pytest.UsageError(state.usage_errors[0])
     kept, removed = [], []
     for item in items:
+        try:
+            _item_target(item)  # a target named by hand (indirect parametrize) must exist
+        except XarchError as error:
+            raise pytest.UsageError(f"{item.nodeid}: {error}") from None
         _gate_hardware_only(item, state)
         callspec = getattr(item, "callspec", None)
         value = callspec.params.get(ARGNAME) if callspec is not None else None

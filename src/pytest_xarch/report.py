@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
 import pytest
 
+from .files import write_atomic
 from .session import XarchSession
 
 OUTCOMES = ("passed", "failed", "skipped", "error")  # always shown; xfailed etc. when present
@@ -138,17 +137,7 @@ def json_report(state: XarchSession) -> dict[str, Any]:
 
 def write_json_report(state: XarchSession, path: str) -> None:
     """Write the JSON report atomically (never a half-written file)."""
-    destination = Path(path)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=destination.parent, prefix=".xarch-report-")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(json_report(state), stream, indent=2)
-            stream.write("\n")
-        os.replace(temp, destination)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomic(Path(path), json.dumps(json_report(state), indent=2) + "\n")
 
 
 StatusWord = tuple[str, str, tuple[str, dict[str, bool]]]

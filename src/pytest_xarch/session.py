@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .config import Settings, split_targets
+from .config import RUNNER_EXPECTED, Settings, is_runner, split_targets
 from .errors import ConfigError, XarchError
 from .fidelity import Fidelity
 from .runners import Runner, RunResult, runner_for
@@ -41,6 +41,9 @@ def parse_runner_overrides(values: Iterable[str]) -> dict[str, str]:
                 f"--xarch-runner {value!r}: expected TARGET=RUNNER, e.g. "
                 "aarch64=ssh://user@host or armv7=qemu"
             )
+        if not is_runner(url.strip()):
+            raise ConfigError(f"--xarch-runner {value!r}: expected TARGET=RUNNER with RUNNER "
+                              f"{RUNNER_EXPECTED}")
         overrides[name.strip()] = url.strip()
     return overrides
 
@@ -55,6 +58,9 @@ def select_targets(
     `requested` is the --xarch value; without it the configured targets, and
     without those the host's own target.
     """
+    if requested is not None and not split_targets(requested):
+        raise ConfigError(f"--xarch={requested!r} names no target: give target names, "
+                          "e.g. --xarch=aarch64,armv7")
     names = split_targets(requested) if requested else list(settings.targets)
     if not names:
         names = [host_target().name]
@@ -102,7 +108,11 @@ def parse_xarch_markers(
         skip_arg = kwargs.get("skip", ())
         if isinstance(skip_arg, str):
             skip_arg = (skip_arg,)
-        skip |= {_resolve_marker_target(n, settings) for n in _marker_names(skip_arg, "skip")}
+        if not isinstance(skip_arg, (list, tuple, set, frozenset)):
+            raise ValueError(f"skip must be a target name or a list of them, got {skip_arg!r}; "
+                             f"use {XARCH_MARKER_SIGNATURE}")
+        skip |= {_resolve_marker_target(n, settings)
+                 for n in _marker_names(list(skip_arg), "skip")}
         if names:
             resolved = {_resolve_marker_target(n, settings) for n in names}
             only = resolved if only is None else only & resolved

@@ -49,6 +49,19 @@ def find_sysroot(target: Target, override: Optional[str] = None) -> Optional[Pat
     return None
 
 
+def require_explicit_sysroot(target: Target, override: Optional[str] = None) -> None:
+    """SetupError when a sysroot given by the user (option or setting) is not a directory."""
+    explicit = override or target.sysroot
+    if not explicit or os.path.isdir(explicit):
+        return
+    what = "--sysroot" if override else f"sysroot of target '{target.name}'"
+    state = "is not a directory" if os.path.exists(explicit) else "does not exist"
+    raise SetupError(
+        f"{what} {explicit} {state}: point it at the target's root filesystem "
+        f"(a directory holding {target.loader}), e.g. /usr/{target.triple}"
+    )
+
+
 def sysroot_search_list(target: Target) -> list[str]:
     """Where `find_sysroot` looks, in order."""
     candidates = list(target.sysroot_candidates)

@@ -19,13 +19,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +34,7 @@ from typing import Optional, Union
 
 from .diskcache import user_cache_dir
 from .errors import SetupError, XarchError
+from .files import append_line, copy_atomic, make_temp_dir, sha256_of, write_atomic
 from .process import run_tool
 from .sysroot import find_sysroot
 from .targets import Target, host_executes, host_target, resolve_target
@@ -56,6 +57,7 @@ _HEADER_SUFFIXES = {".h", ".hh", ".hpp", ".hxx", ".inc", ".inl", ".def"}
 _KEY_VERSION = "1"  # bump when the layout or the build command changes
 DEFAULT_BUILD_TIMEOUT = 600.0
 BUILD_LOG = "builds.log"
+MANIFEST = ".xarch-manifest"  # in each entry: its files and their SHA-256, checked on every hit
 
 PathArg = Union[str, "os.PathLike[str]"]
 SourceArg = Union[PathArg, Sequence[PathArg]]
@@ -297,7 +299,8 @@ def build(
     final = cache / key / paths[0].stem
     try:
         with FileLock(str(cache / f"{key}.lock"), timeout=timeout + 60):
-            if not final.exists():
+            if not _intact(final.parent):
+                shutil.rmtree(final.parent, ignore_errors=True)  # damaged: build it again
                 _build_locked(target, compiler, paths, flags, links, cache, key, final, timeout)
     except Timeout:
         raise BuildError(
@@ -307,11 +310,27 @@ def build(
     if output is None:
         return final
     destination = Path(os.fspath(output))
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
-    shutil.copy2(final, staging)
-    os.replace(staging, destination)
+    copy_atomic(final, destination)  # replaces a symlink at `destination`, never follows it
     return destination
+
+
+def _intact(folder: Path) -> bool:
+    """Whether a cache entry holds exactly the files its manifest lists, unaltered."""
+    try:
+        recorded = json.loads((folder / MANIFEST).read_text("utf-8"))["files"]
+        present = {path.name for path in folder.iterdir()} - {MANIFEST}
+        return present == set(recorded) and all(
+            (folder / name).is_file() and not (folder / name).is_symlink()
+            and sha256_of(folder / name) == digest
+            for name, digest in recorded.items()
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _write_manifest(folder: Path) -> None:
+    files = {path.name: sha256_of(path) for path in folder.iterdir() if path.is_file()}
+    write_atomic(folder / MANIFEST, json.dumps({"files": files}, indent=1) + "\n")
 
 
 def _build_locked(
@@ -321,7 +340,7 @@ def _build_locked(
     """Build into a temporary directory and rename it to `cache/key` (lock held)."""
     for stale in cache.glob(f".tmp-{key}-*"):  # left by a build that was killed
         shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=cache))
+    staging = make_temp_dir(cache, f".tmp-{key}-")
     try:
         artifact = staging / final.name
         argv = [*compiler.argv, *flags, "-o", str(artifact),
@@ -330,16 +349,16 @@ def _build_locked(
         completed = run_tool(argv, timeout=timeout, cwd=str(staging))
         if completed.returncode != 0 or not artifact.is_file():
             log = cache / f"failed-{key}.log"
-            log.write_text(f"$ {shlex.join(argv)}\n{completed.stdout}{completed.stderr}")
+            write_atomic(log, f"$ {shlex.join(argv)}\n{completed.stdout}{completed.stderr}")
             raise BuildError(_failure_message(target, compiler, sources, completed, log))
         _check_artifact(artifact, target)
+        _write_manifest(staging)
         os.rename(staging, final.parent)
         staging = Path()  # now owned by the cache
         elapsed = time.monotonic() - start
         line = (f"{time.strftime('%Y-%m-%dT%H:%M:%S')}\t{key}\t{target.name}\t{compiler.kind}"
                 f"\t{elapsed:.2f}s\t{' '.join(path.name for path in sources)}\n")
-        with open(cache / BUILD_LOG, "a", encoding="utf-8") as log_file:
-            log_file.write(line)
+        append_line(cache / BUILD_LOG, line)
     finally:
         if staging != Path():
             shutil.rmtree(staging, ignore_errors=True)

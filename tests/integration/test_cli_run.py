@@ -161,3 +161,61 @@ def test_missing_qemu_is_127_naming_the_package(echo: str, tmp_path: Path) -> No
     assert "qemu-aarch64 not found" in completed.stderr
     assert "apt-get install qemu-user" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize(("cpu", "said"), [
+    ("cortex-a53,foo=bar", "Property 'cortex-a53-arm-cpu.foo' not found"),
+    ("cortex-a53,+sve", "Expected key=value format"),
+])
+def test_a_cpu_qemu_refuses_is_127_with_qemus_reason(echo: str, cpu: str, said: str) -> None:
+    completed = xarch("run", "--target", "aarch64", "--cpu", cpu, "--", echo)
+    assert completed.returncode == 127, completed.stderr
+    assert "refuses to start" in completed.stderr and said in completed.stderr
+    assert completed.stderr.count("\n") == 1
+
+
+def test_qemu_args_qemu_refuses_are_127_with_qemus_reason(echo: str, tmp_path: Path) -> None:
+    (tmp_path / "xarch.toml").write_text('[target.aarch64]\nqemu_args = ["-no-such-option"]\n')
+    completed = subprocess.run(
+        [XARCH, "run", "--target", "aarch64", "--", echo], cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert completed.returncode == 127, completed.stderr
+    assert "unknown option 'no-such-option'" in completed.stderr
+    assert "qemu_args" in completed.stderr  # where to fix it
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e300", "3000000", "-1"])
+def test_unusable_timeouts_are_usage_errors(value: str) -> None:
+    completed = xarch("run", "--target", "aarch64", "--timeout", value, "--", "/bin/true")
+    assert completed.returncode == 2, completed.stderr
+    assert "--timeout" in completed.stderr and "at most 2147483" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize("line", ["timeout = inf", "timeout = nan", "timeout = 1e300",
+                                  "emulation_factor = inf"])
+def test_unusable_timeouts_in_the_configuration_name_the_file(
+    echo: str, tmp_path: Path, line: str
+) -> None:
+    (tmp_path / "xarch.toml").write_text(line + "\n")
+    completed = subprocess.run(
+        [XARCH, "run", "--target", "aarch64", "--", echo], cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert completed.returncode == 127
+    assert str(tmp_path / "xarch.toml") in completed.stderr and "is invalid" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_unusable_timeout_in_the_environment(echo: str) -> None:
+    import os
+
+    completed = subprocess.run(
+        [XARCH, "run", "--target", "aarch64", "--", echo], env={**os.environ,
+                                                                "XARCH_TIMEOUT": "inf"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert completed.returncode == 127
+    assert "XARCH_TIMEOUT='inf'" in completed.stderr
+    assert "Traceback" not in completed.stderr

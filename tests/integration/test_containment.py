@@ -94,6 +94,10 @@ def spawner(spawner_build: Path, tmp_path: Path) -> Iterator[Path]:
         for proc in survivors:  # never leave them to the next test
             proc.kill()
         assert survivors == [], f"survivors: {[p.info for p in survivors]}"
+    # After a SIGKILL or SIGTERM, a guardian cleans up on its own time: give it some.
+    deadline = time.monotonic() + 10
+    while _owned_scratch(set(_scratch_dirs()) - scratch_before) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _owned_scratch(set(_scratch_dirs()) - scratch_before) == []
 
 
@@ -105,6 +109,8 @@ def _owned_scratch(new: set[Path]) -> list[Path]:
     """New scratch directories whose owner process has ended (so nobody removes them)."""
     left = []
     for folder in sorted(new):
+        if not folder.name.split("-")[1].isdigit():
+            continue
         owner = int(folder.name.split("-")[1])
         if not psutil.pid_exists(owner) and folder.exists():
             left.append(folder)

@@ -10,10 +10,23 @@ from pathlib import Path
 import pytest
 
 from pytest_xarch import SetupError, UnknownTargetError, run
+from pytest_xarch.errors import XarchError
 from pytest_xarch.targets import resolve_target
 from tests.integration.test_run import ECHO
 from tests.support.build import CrossBuilder
 from tests.support.tools import require_tool
+
+# Prints each argument's bytes in hex, one per line.
+HEXARGS = r"""
+#include <stdio.h>
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        for (unsigned char *c = (unsigned char *)argv[i]; *c; c++) printf("%02x", *c);
+        printf("\n");
+    }
+    return 0;
+}
+"""
 
 
 def test_missing_program(tmp_path: Path) -> None:
@@ -111,3 +124,27 @@ def test_no_scratch_directories_are_left_behind(
     assert run("aarch64", [program, "1"]).returncode == 1  # a failed run keeps its QEMU log
     assert run("aarch64", [program]).ok
     assert os.listdir(private) == []
+
+
+def test_a_fifo_or_a_device_is_refused_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    fifo.chmod(0o755)
+    with pytest.raises(SetupError, match="is a FIFO, not a program file"):
+        run("aarch64", [str(fifo)])
+    with pytest.raises(SetupError, match="is a character device"):
+        run("aarch64", ["/dev/zero"])
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), 1e300, -1.0, 0.0])
+def test_unusable_library_timeouts_are_one_clear_error(timeout: float) -> None:
+    with pytest.raises(XarchError, match="timeout"):
+        run("aarch64", ["/bin/true"], timeout=timeout)
+
+
+def test_bytes_arguments_reach_the_program_verbatim(cross_build: CrossBuilder) -> None:
+    require_tool("qemu-aarch64", "qemu-user")
+    program = cross_build.build("aarch64", HEXARGS, "-static", name="hexargs")
+    result = run("aarch64", [str(program), b"\xff\xfe", "plain"])
+    assert result.returncode == 0, result.explain()
+    assert result.stdout == "fffe\n706c61696e\n"

@@ -251,3 +251,71 @@ def test_default_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch) -> None:
     assert toolchain.default_cache_dir() == Path("/x/cache/pytest-xarch")
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert toolchain.default_cache_dir() == Path(os.path.expanduser("~/.cache/pytest-xarch"))
+
+
+def _builds(cache: Path) -> int:
+    return len((cache / "builds.log").read_text().splitlines())
+
+
+@pytest.mark.parametrize("damage", ["truncated", "altered", "stray file", "removed manifest",
+                                    "symlinked"])
+def test_a_damaged_cache_entry_is_detected_on_a_hit_and_rebuilt(
+    fake_path: Path, tmp_path: Path, damage: str,
+) -> None:
+    _fake(fake_path, "aarch64-linux-gnu-gcc")
+    source = tmp_path / "hello.c"
+    source.write_text("int main(void) { return 0; }\n")
+    cache = tmp_path / "cache"
+    artifact = build("aarch64", [source], cache_dir=cache)
+    good = artifact.read_bytes()
+    if damage == "truncated":
+        artifact.write_bytes(good[:5])
+    elif damage == "altered":
+        artifact.write_bytes(good[:-1] + b"!")
+    elif damage == "stray file":
+        (artifact.parent / "core").write_bytes(b"left by someone")
+    elif damage == "removed manifest":
+        (artifact.parent / toolchain.MANIFEST).unlink()
+    else:
+        (tmp_path / "elsewhere").write_bytes(good)
+        artifact.unlink()
+        artifact.symlink_to(tmp_path / "elsewhere")
+    again = build("aarch64", [source], cache_dir=cache)
+    assert again == artifact and not again.is_symlink()
+    assert again.read_bytes().startswith(b"built by") and len(again.read_bytes()) > 5
+    assert _builds(cache) == 2  # rebuilt once
+    assert sorted(p.name for p in again.parent.iterdir()) == sorted(["hello", toolchain.MANIFEST])
+    build("aarch64", [source], cache_dir=cache)
+    assert _builds(cache) == 2  # and intact again
+
+
+def test_output_replaces_a_planted_symlink_instead_of_writing_through_it(
+    fake_path: Path, tmp_path: Path,
+) -> None:
+    _fake(fake_path, "aarch64-linux-gnu-gcc")
+    source = tmp_path / "hello.c"
+    source.write_text("int main(void) { return 0; }\n")
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "prog").symlink_to(victim)
+    for pid in range(os.getpid() - 2, os.getpid() + 3):  # the old predictable staging names
+        (out / f".prog.{pid}.tmp").symlink_to(victim)
+    copy = build("aarch64", [source], cache_dir=tmp_path / "cache", output=out / "prog")
+    assert victim.read_text() == "precious\n"
+    assert not copy.is_symlink() and copy.read_text().startswith("built by")
+
+
+def test_cache_entries_and_logs_follow_the_umask(fake_path: Path, tmp_path: Path) -> None:
+    _fake(fake_path, "aarch64-linux-gnu-gcc")
+    source = tmp_path / "hello.c"
+    source.write_text("int main(void) { return 0; }\n")
+    old = os.umask(0o002)  # a team's shared cache
+    try:
+        artifact = build("aarch64", [source], cache_dir=tmp_path / "cache")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(artifact.parent.stat().st_mode) == 0o775
+    assert stat.S_IMODE((artifact.parent / toolchain.MANIFEST).stat().st_mode) == 0o664
+    assert stat.S_IMODE((tmp_path / "cache" / "builds.log").stat().st_mode) == 0o664

@@ -29,7 +29,7 @@ def runner_readiness(target: Any, kind: str) -> tuple[Any, str]:
     return None, ""
 
 
-def target_readiness(target: Any) -> dict[str, Any]:
+def target_readiness(target: Any, containment: str = "") -> dict[str, Any]:
     """What this host has for running `target`: runner, emulator, sysroot, compiler."""
     from ..errors import XarchError
     from ..runners import QemuRunner, runner_kind
@@ -38,7 +38,11 @@ def target_readiness(target: Any) -> dict[str, Any]:
 
     emulator = QemuRunner(target)
     qemu_path = emulator.qemu_path
-    sysroot = emulator.sysroot
+    try:
+        sysroot = emulator.sysroot
+        sysroot_problem = None
+    except XarchError as problem:  # a configured sysroot that is not a directory
+        sysroot, sysroot_problem = None, str(problem)
     compilers: dict[str, Any] = {}
     for lang in ("c", "c++"):
         try:
@@ -67,6 +71,8 @@ def target_readiness(target: Any) -> dict[str, Any]:
         "qemu": qemu_path,
         "qemu_version": qemu_version(qemu_path) if qemu_path else None,
         "sysroot": str(sysroot) if sysroot else None,
+        "sysroot_problem": sysroot_problem,
+        "containment": containment,
         "compiler": compilers["c"]["command"] if compilers["c"] else None,
         "compilers": compilers,
         "packages": list(target.packages),
@@ -75,10 +81,17 @@ def target_readiness(target: Any) -> dict[str, Any]:
 
 def main(args: argparse.Namespace) -> int:
     """Print the readiness table (or JSON)."""
+    from .. import containment
     from ..config import load_settings
+    from ..errors import XarchError
 
     settings = load_settings()
-    rows = [target_readiness(settings.resolve(target)) for target in settings.registry]
+    try:
+        contained = containment.probe(settings.containment)
+        mode, how = contained.mode, str(contained)
+    except XarchError as problem:
+        mode, how = "unavailable", str(problem)
+    rows = [target_readiness(settings.resolve(target), mode) for target in settings.registry]
     if args.json:
         json.dump(rows, sys.stdout, indent=2)
         print()
@@ -100,7 +113,10 @@ def main(args: argparse.Namespace) -> int:
     widths = [max(len(str(line[i])) for line in table) for i in range(len(header))]
     for line in table:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
+    print(f"\ncontainment of runs: {how}")
     for row in rows:
+        if row["sysroot_problem"]:
+            print(f"\n{row['name']}: {row['sysroot_problem']}")
         if row["runner_ready"] is False:
             print(f"\n{row['name']}: {row['runner']} runner not ready: {row['runner_status']}")
     missing = sorted({p for row in rows if not row["compiler"] for p in row["packages"][:1]})

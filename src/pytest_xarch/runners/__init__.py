@@ -79,6 +79,7 @@ def _ssh(target: Target, cpu: Optional[str], sysroot: Optional[str]) -> Runner:
 RUNNER_KINDS: dict[str, RunnerFactory] = {
     "native": _native, "qemu": _qemu, "binfmt": _binfmt, "ssh": _ssh,
 }
+ADDRESSED_KINDS = frozenset({"ssh"})  # kinds whose runner setting is a URL
 
 
 def runner_kind(target: Target, cpu: Optional[str] = None) -> str:
@@ -96,6 +97,12 @@ def runner_for(
     """The runner that executes binaries of `target` on this host."""
     target = resolve_target(target)
     kind = runner_kind(target, cpu)
+    if target.runner and "://" in target.runner and kind not in ADDRESSED_KINDS:
+        raise SetupError(
+            f"target '{target.name}' has runner = \"{target.runner}\", but runner '{kind}' "
+            f"takes no address (only {', '.join(sorted(ADDRESSED_KINDS))}:// does): "
+            f"use runner = \"{kind}\""
+        )
     factory = RUNNER_KINDS.get(kind)
     if factory is None:
         known = ", ".join(sorted(RUNNER_KINDS))

@@ -15,7 +15,7 @@ from typing import Optional
 from ..errors import SetupError
 from ..fidelity import Fidelity
 from ..process import LineFilter
-from ..sysroot import find_sysroot, sysroot_has_loader
+from ..sysroot import find_sysroot, require_explicit_sysroot, sysroot_has_loader
 from ..targets import Target
 from .base import HostCommand, Runner, RunResult, is_loader_variable
 from .qemu_cache import qemu_says, startup_problem
@@ -87,7 +87,11 @@ class QemuRunner(Runner):
 
     @functools.cached_property
     def sysroot(self) -> Optional[Path]:
-        """The sysroot handed to `-L`, or None when none was found."""
+        """The sysroot handed to `-L`, or None when none was found.
+
+        A sysroot the user named must be a directory (SetupError otherwise).
+        """
+        require_explicit_sysroot(self.target, self._sysroot_override)
         return find_sysroot(self.target, self._sysroot_override)
 
     def describe(self) -> str:
