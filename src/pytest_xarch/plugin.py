@@ -182,6 +182,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         state = _build_state(config)
         containment.configure(state.settings.containment)
+        containment.probe(state.settings.containment)  # "cgroup" asked for but unavailable
     except XarchError as error:
         raise pytest.UsageError(str(error)) from None
     if _is_worker(config):
@@ -189,6 +190,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # through its guardian, every guest it was running.
         containment.die_with_parent(signal.SIGTERM)
     config.stash[STATE] = state
+    containment.acquire()
     from .collect import options_for
 
     options_for(config, state)  # a bad collector setting is a usage error now, not at collection
@@ -200,7 +202,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     ssh = sys.modules.get("pytest_xarch.runners.ssh")
     if ssh is not None:
         ssh.close_all()
-    containment.close()
+    if STATE in config.stash:
+        containment.release()
 
 
 def _state(config: pytest.Config) -> XarchSession:

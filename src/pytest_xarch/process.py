@@ -159,22 +159,10 @@ def _new_scope(persistent: bool) -> containment.RunScope:
 
 def _spawn(argv: list[str], scope: containment.RunScope, env: Optional[Mapping[str, str]],
            **kwargs: Any) -> _Popen:
-    """Popen inside `scope`; falls back to process containment if the kernel refuses the cgroup."""
-    environment = dict(os.environ if env is None else env)
-    environment.update(scope.env)
-    try:
-        return _Popen(argv, env=environment, preexec_fn=scope.preexec(), **kwargs)
-    except subprocess.SubprocessError as error:
-        if scope.cgroup is None:
-            raise
-        owner = scope.owner
-        owner.disable_cgroup(f"the kernel refused to move a process into {scope.cgroup} "
-                             f"({error})")
-        scope.close()
-        retry = owner.scope(persistent=scope.persistent)
-        scope.__dict__.update(retry.__dict__)
-        environment.update(scope.env)
-        return _Popen(argv, env=environment, preexec_fn=scope.preexec(), **kwargs)
+    """Popen of the run's first process: tagged, and dumping no core (see `containment`)."""
+    environment = scope.environment(dict(os.environ if env is None else env))
+    with containment.core_dumps_off():
+        return _Popen(argv, env=environment, **kwargs)
 
 
 class _ExitWatch:
@@ -232,7 +220,7 @@ def _execute_captured(
                     break
                 pumps.step(min(remaining, _WAIT_SLICE))
             if not scope.persistent or timed_out:
-                scope.kill()  # leftovers: daemons, background children (and on timeout, all)
+                scope.kill()  # leftovers: daemons, background children (on timeout, all)
             pumps.drain(_DRAIN_SECONDS if not scope.persistent else 1.0)
     except BaseException:  # KeyboardInterrupt, a pytest timeout plugin: leave nothing
         scope.kill()

@@ -118,11 +118,15 @@ def _owned_scratch(new: set[Path]) -> list[Path]:
 
 
 def _cgroups_of_dead_owners() -> list[Path]:
-    base = containment.own_cgroup()
-    if base is None:
+    """Session cgroups anywhere in the hierarchy whose owner has ended."""
+    from pytest_xarch.containment.cgroups import _cgroup2_mount
+
+    mount = _cgroup2_mount()
+    if mount is None:
         return []
-    return [folder for folder in base.glob("xarch-*-*")
-            if not psutil.pid_exists(int(folder.name.split("-")[1]))]
+    return [folder for folder in mount[0].rglob("xarch-*-*") if folder.is_dir()
+            and folder.name.split("-")[1].isdigit()
+            and not psutil.pid_exists(int(folder.name.split("-")[1]))]
 
 
 def _wait_for(predicate: object, limit: float = 30.0) -> None:

@@ -38,8 +38,8 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     settings = load_settings()
     target = settings.resolve(args.target)
-    containment.configure(settings.containment)
-    containment.become_subreaper()  # orphaned guest processes come back to us to be killed
+    # This process starts nothing but the run: a subreaper, every orphan comes back to it.
+    containment.configure(settings.containment, owns_children=True)
     try:
         result = run(
             target,
@@ -53,7 +53,6 @@ def main(args: argparse.Namespace) -> int:
         )
     finally:
         containment.close()
-        containment.reap_orphans()
     if result.unimplemented:
         print(f"xarch: QEMU does not implement:\n{result.unimplemented}", file=sys.stderr)
     if result.timed_out:

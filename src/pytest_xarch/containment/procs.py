@@ -1,0 +1,158 @@
+"""Facts about processes from /proc, and the kernel calls that bind them to us.
+
+The run tag: every process a run starts carries ``XARCH_RUN_TAG`` in its
+environment, a colon-separated list of the tags of the runs it belongs to (a run
+started inside another run carries both). Children inherit it, whatever session,
+process group or parent they end up with; /proc/<pid>/environ shows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Callable, Optional
+
+TAG_VARIABLE = "XARCH_RUN_TAG"
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def prctl_function() -> Optional[Callable[..., int]]:
+    """libc's prctl, or None where ctypes or the symbol is unavailable."""
+    try:
+        import ctypes
+
+        function: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+    return function
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants of this process come back to it (PR_SET_CHILD_SUBREAPER).
+
+    Only for processes that own all their children (the `xarch run` command): a
+    subreaper must reap what comes back, see `reap_orphans`.
+    """
+    prctl = prctl_function()
+    return prctl is not None and prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def die_with_parent(signum: int = signal.SIGTERM) -> bool:
+    """Have the kernel send this process `signum` when its parent ends.
+
+    False when that cannot be arranged, or when the parent has already gone.
+    """
+    prctl = prctl_function()
+    parent = os.getppid()
+    if prctl is None or prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0) != 0:
+        return False
+    return os.getppid() == parent != 1
+
+
+_core_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def core_dumps_off() -> Iterator[None]:
+    """No core dumps for processes created in the block (they inherit our soft RLIMIT_CORE).
+
+    Lowering our own soft limit for the moment of the fork keeps `subprocess` on
+    its vfork path: a `preexec_fn` would force a full fork, 2-4 ms per run here.
+    """
+    try:
+        import resource
+    except ImportError:
+        yield
+        return
+    with _core_lock:
+        soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        if soft == 0:
+            yield
+            return
+        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+        try:
+            yield
+        finally:
+            resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+
+
+def reap_orphans() -> None:
+    """Collect the exit status of any finished child (orphans a subreaper inherited)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie is dead: only its parent's wait is missing)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            state = stream.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of `pid` (/proc/<pid>/task/*/children)."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as stream:
+                found += [int(child) for child in stream.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """Every descendant of `pid`, breadth first."""
+    found: list[int] = []
+    queue = children(pid)
+    while queue:
+        child = queue.pop(0)
+        found.append(child)
+        queue += children(child)
+    return found
+
+
+def tags_of(pid: int) -> list[str]:
+    """The run tags in `pid`'s environment ([] when it has none or cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as stream:
+            environ = stream.read()
+    except OSError:
+        return []
+    needle = TAG_VARIABLE.encode() + b"="
+    for entry in environ.split(b"\0"):
+        if entry.startswith(needle):
+            return entry[len(needle):].decode(errors="replace").split(":")
+    return []
+
+
+def carries(pid: int, tag: str) -> bool:
+    """Whether `pid` belongs to the run `tag` (or, for a tag ending in "/", to any run of it)."""
+    if tag.endswith("/"):
+        return any(own.startswith(tag) for own in tags_of(pid))
+    return tag in tags_of(pid)
+
+
+def all_pids() -> list[int]:
+    """Every pid in /proc."""
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def kill_pids(pids: Iterable[int]) -> None:
+    """SIGKILL each of `pids` that still exists."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
