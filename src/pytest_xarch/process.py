@@ -231,6 +231,7 @@ def _execute_captured(
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
+        scope.close()  # before the wait: the unreaped first process keeps its pid ours
         proc.wait()
     stdout, stderr = outputs[proc.stdout], outputs[proc.stderr]
     return _outcome(proc, start, stdout.value(), stderr.value(), timed_out,
@@ -432,6 +433,7 @@ def _execute_foreground(
         watch.close()
         if proc.stderr is not None:
             proc.stderr.close()
+        scope.close()  # before the wait: the unreaped first process keeps its pid ours
         proc.wait()
     return _outcome(proc, start, b"", b"", timed_out)
 

@@ -117,6 +117,7 @@ class RunScope:
         self._pid: Optional[int] = None
         self._own_group = False
         self._empty = False
+        self._closed = False
 
     def environment(self, base: dict[str, str]) -> dict[str, str]:
         """`base` plus the tag: the runs this process belongs to, then this one."""
@@ -130,7 +131,7 @@ class RunScope:
         self._own_group = own_group
 
     def members(self) -> list[int]:
-        """The run's live processes."""
+        """The run's live processes, as listed now (see `kill` for acting on them safely)."""
         pids = set(self.owner.carrying(self.tag))
         if self._pid is not None:
             pids.add(self._pid)
@@ -143,25 +144,40 @@ class RunScope:
     def kill(self) -> bool:
         """SIGKILL every live process of the run; False when none was left.
 
-        Once none is left, none can appear: the run is over for good.
+        Each is pinned with a pidfd and checked again before the signal, so a pid the
+        kernel handed to a new process meanwhile is never hit. Once none is left,
+        none can appear: the run is over for good.
         """
         if self._empty:
             return False
         if self._own_group and self._pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._pid, signal.SIGKILL)
-        pids = self.members()
-        procs.kill_pids(pids)
-        self._empty = not pids
-        return bool(pids)
+        listed = self.members()
+        procs.kill_verified(listed, lambda pid: self._still_ours(pid, listed))
+        self._empty = not listed
+        return bool(listed)
+
+    def _still_ours(self, pid: int, listed: list[int]) -> bool:
+        if pid == self._pid or procs.carries(pid, self.tag):
+            return True
+        if self.owner.mode == "subreaper" and procs.descends_from(pid, os.getpid()):
+            return pid != self.owner.guardian.pid
+        parent = procs.parent_of(pid)
+        return parent in listed or parent == self._pid
 
     def close(self) -> None:
-        """Kill what is left of the run and wait until it is gone (a persistent one lives on)."""
-        if self.persistent:
+        """Kill what is left of the run and wait until it is gone (a persistent one lives on).
+
+        Call it while the first process is unreaped (its pid cannot be reused then).
+        """
+        if self.persistent or self._closed:
             return
         deadline = time.monotonic() + _KILL_WAIT
         while self.kill() and time.monotonic() < deadline:
             time.sleep(0.005)
+        self._closed = True
+        self._pid = None
         if self.owner.mode == "subreaper":
             reap_orphans()
 
@@ -265,9 +281,10 @@ class Containment:
         if self.closed:
             return
         self.closed = True
+        ours = self.token + "/"
         deadline = time.monotonic() + _KILL_WAIT
-        while (pids := self.carrying(self.token + "/")) and time.monotonic() < deadline:
-            procs.kill_pids(pids)
+        while (pids := self.carrying(ours)) and time.monotonic() < deadline:
+            procs.kill_verified(pids, lambda pid: procs.carries(pid, ours))
             time.sleep(0.005)
         if self.home is not None and self.origin is not None:
             with contextlib.suppress(OSError):
@@ -278,7 +295,9 @@ class Containment:
             if self.cgroup is not None:
                 cgroups.remove_tree(self.cgroup)  # nested sessions of killed runs, if any
         if self.mode == "subreaper":
-            procs.kill_pids(self.leftovers())
+            guardian, me = self.guardian.pid, os.getpid()
+            procs.kill_verified(self.leftovers(),
+                                lambda pid: pid != guardian and procs.descends_from(pid, me))
             reap_orphans()
         shutil.rmtree(self.scratch, ignore_errors=True)
         _sweep_stale(self.origin)

@@ -151,8 +151,46 @@ def all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
-def kill_pids(pids: Iterable[int]) -> None:
-    """SIGKILL each of `pids` that still exists."""
+def parent_of(pid: int) -> Optional[int]:
+    """The parent pid of `pid`, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            return int(stream.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def descends_from(pid: int, ancestor: int) -> bool:
+    """Whether `ancestor` is among the parents of `pid` now."""
+    current: Optional[int] = pid
+    for _ in range(4096):  # a parent chain is short; this bounds a loop through reuse
+        if current is None or current <= 1:
+            return False
+        current = parent_of(current)
+        if current == ancestor:
+            return True
+    return False
+
+
+def kill_verified(pids: Iterable[int], still: Callable[[int], bool]) -> None:
+    """SIGKILL each of `pids` for which `still(pid)` holds once the process is pinned.
+
+    A pidfd pins the process first (Linux 5.3+), so that the check and the signal
+    are about the same process even if the pid was freed and reused meanwhile.
+    """
     for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
+        try:
+            pinned = os.pidfd_open(pid)  # type: ignore[attr-defined,unused-ignore]
+        except ProcessLookupError:
+            continue
+        except (AttributeError, OSError):  # no pidfds: the plain, racy signal
+            if still(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            continue
+        try:
+            if still(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    signal.pidfd_send_signal(pinned, signal.SIGKILL)  # type: ignore[attr-defined,unused-ignore]
+        finally:
+            os.close(pinned)
