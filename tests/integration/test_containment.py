@@ -124,9 +124,14 @@ def _cgroups_of_dead_owners() -> list[Path]:
     mount = _cgroup2_mount()
     if mount is None:
         return []
-    return [folder for folder in mount[0].rglob("xarch-*-*") if folder.is_dir()
-            and folder.name.split("-")[1].isdigit()
-            and not psutil.pid_exists(int(folder.name.split("-")[1]))]
+    found = []
+    for root, folders, _ in os.walk(mount[0], onerror=lambda error: None):
+        for name in folders:
+            parts = name.split("-")
+            if (name.startswith("xarch-") and len(parts) == 3 and parts[1].isdigit()
+                    and not psutil.pid_exists(int(parts[1]))):
+                found.append(Path(root) / name)
+    return found
 
 
 def _wait_for(predicate: object, limit: float = 30.0) -> None:

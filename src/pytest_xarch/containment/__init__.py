@@ -42,7 +42,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from ..errors import SetupError
 from . import cgroups, procs
@@ -58,7 +58,7 @@ from .procs import (
 __all__ = [
     "MODES", "TAG_VARIABLE", "Availability", "Containment", "RunScope", "acquire",
     "become_subreaper", "close", "configure", "core_dumps_off", "current", "die_with_parent",
-    "probe",
+    "on_close", "probe",
     "reap_orphans", "release", "scoped",
 ]
 
@@ -176,10 +176,10 @@ class RunScope:
         deadline = time.monotonic() + _KILL_WAIT
         while self.kill() and time.monotonic() < deadline:
             time.sleep(0.005)
+        if self.owner.mode == "subreaper":
+            reap_orphans(keep=(self._pid, self.owner.guardian.pid))
         self._closed = True
         self._pid = None
-        if self.owner.mode == "subreaper":
-            reap_orphans()
 
 
 class Containment:
@@ -280,6 +280,9 @@ class Containment:
         """Kill every process of every run, leave the cgroup, remove it and the scratch space."""
         if self.closed:
             return
+        for callback in list(_before_close):
+            with contextlib.suppress(Exception):  # a failing helper must not keep runs alive
+                callback()
         self.closed = True
         ours = self.token + "/"
         deadline = time.monotonic() + _KILL_WAIT
@@ -298,7 +301,7 @@ class Containment:
             guardian, me = self.guardian.pid, os.getpid()
             procs.kill_verified(self.leftovers(),
                                 lambda pid: pid != guardian and procs.descends_from(pid, me))
-            reap_orphans()
+            reap_orphans(keep=(guardian,))
         shutil.rmtree(self.scratch, ignore_errors=True)
         _sweep_stale(self.origin)
         self.guardian.release()
@@ -339,6 +342,7 @@ _requested = "auto"
 _owns_children = False
 _current: Optional[Containment] = None
 _users = 0
+_before_close: list[Callable[[], None]] = []
 _current_lock = threading.Lock()
 
 
@@ -375,6 +379,13 @@ def release() -> None:
     _users -= 1
     if _users <= 0 and _current is not None and _current.pid == os.getpid():
         _current.close()
+
+
+def on_close(callback: Callable[[], None]) -> None:
+    """Have `callback` run before the containment closes (closing SSH masters, say),
+    while runs still work."""
+    if callback not in _before_close:
+        _before_close.append(callback)
 
 
 def close() -> None:

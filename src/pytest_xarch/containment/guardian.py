@@ -10,6 +10,7 @@ whole process group, so it outlives whoever it guards.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,11 +18,18 @@ from typing import Optional
 
 from .procs import TAG_VARIABLE
 
-# $1 session cgroup or "", $2 tag prefix or "", $3 scratch directory.
+# $1 session cgroup or "", $2 tag prefix or "", $3 scratch directory, $4 the owner's pid.
+# A line "done" first means the owner cleaned up itself. Otherwise the owner is waited
+# for until it has exited (a process still exiting would be killed with the rest).
 _SCRIPT = r"""
 trap '' INT TERM HUP QUIT PIPE
-while read -r _; do :; done
-cg=$1 tag=$2 scratch=$3
+while read -r line; do [ "$line" = done ] && exit 0; done
+cg=$1 tag=$2 scratch=$3 owner=$4
+n=0
+while [ $n -lt 200 ] && [ -e "/proc/$owner" ] \
+      && ! grep -q '^State:[[:space:]]*[ZX]' "/proc/$owner/status" 2>/dev/null; do
+    sleep 0.05; n=$((n + 1))
+done
 if [ -n "$cg" ] && [ -d "$cg" ]; then
     [ -e "$cg/cgroup.kill" ] && echo 1 > "$cg/cgroup.kill" 2>/dev/null
     n=0
@@ -55,7 +63,8 @@ class Guardian:
         self.process: Optional[subprocess.Popen[bytes]]
         try:
             self.process = subprocess.Popen(
-                [shell, "-c", _SCRIPT, "xarch-guardian", str(cgroup or ""), tag, str(scratch)],
+                [shell, "-c", _SCRIPT, "xarch-guardian", str(cgroup or ""), tag, str(scratch),
+                 str(os.getpid())],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True, close_fds=True, cwd="/",
             )
@@ -66,10 +75,12 @@ class Guardian:
     def pid(self) -> Optional[int]:
         return self.process.pid if self.process is not None else None
 
-    def release(self, wait: float = 5.0) -> None:
-        """Our end is normal: close the pipe, and let it find nothing left and exit."""
+    def release(self) -> None:
+        """Our end is normal and we cleaned up: tell it so, and let it exit."""
         if self.process is None or self.process.stdin is None:
             return
-        self.process.stdin.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=wait)
+        with contextlib.suppress(OSError):
+            self.process.stdin.write(b"done\n")
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        self.process.wait()  # it exits at once; a blocking wait, not a sleep-polled one

@@ -81,11 +81,14 @@ def core_dumps_off() -> Iterator[None]:
             resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
 
 
-def reap_orphans() -> None:
-    """Collect the exit status of any finished child (orphans a subreaper inherited)."""
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
+def reap_orphans(keep: Iterable[Optional[int]] = ()) -> None:
+    """Collect finished orphans a subreaper inherited; the children in `keep` are left to
+    whoever waits for them (a Popen's wait must still find its child)."""
+    kept = set(keep)
+    for child in children(os.getpid()):
+        if child not in kept and not alive(child):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child, os.WNOHANG)
 
 
 def alive(pid: int) -> bool:

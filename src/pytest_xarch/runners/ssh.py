@@ -5,7 +5,7 @@ A target's ``runner = "ssh://user@host:port"`` names the device. The system
 process, so a run costs one round trip, not a handshake. Before first use the
 device's architecture (`uname -m`) is checked against the target. Programs are
 copied into a per-session remote directory under their sha256, so repeated runs
-do not copy again; the directory is removed by `close_all()` (also at exit).
+do not copy again; the directory is removed by `close_all()` when the containment closes.
 
 Each run is a POSIX `sh` wrapper on the device that records its process group,
 exports the environment, changes directory and runs the program with its
@@ -18,7 +18,6 @@ signal death, so the wrapper's shell status 128+N is mapped back to signal N
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import os
 import re
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import unquote, urlsplit
 
+from .. import containment
 from ..elf import read_interp
 from ..errors import SetupError
 from ..fidelity import Fidelity
@@ -382,7 +382,6 @@ def _short_tmp() -> str:
 _DEVICES: dict[DeviceAddress, Device] = {}
 _OPEN: list[Device] = []
 _REGISTRY_LOCK = threading.Lock()
-_ATEXIT_REGISTERED = False
 
 
 def device_for(address: DeviceAddress) -> Device:
@@ -394,19 +393,18 @@ def device_for(address: DeviceAddress) -> Device:
 
 
 def _register(device: Device) -> None:
-    global _ATEXIT_REGISTERED
     with _REGISTRY_LOCK:
         if device not in _OPEN:
             _OPEN.append(device)
-        if not _ATEXIT_REGISTERED:
-            atexit.register(close_all)
-            _ATEXIT_REGISTERED = True
+    # Before the containment kills the masters (at session end or exit), while runs work.
+    containment.on_close(close_all)
 
 
 def close_all() -> None:
     """Close every device connection: remove remote session dirs, stop the masters.
 
-    The pytest plugin calls this at session end; it is also registered with atexit.
+    Runs when this process's containment closes (the end of a pytest session, of
+    `xarch run`, or the process), before the masters it keeps alive are killed.
     """
     with _REGISTRY_LOCK:
         devices = list(_OPEN)
