@@ -278,7 +278,7 @@ class Containment:
 
     def close(self) -> None:
         """Kill every process of every run, leave the cgroup, remove it and the scratch space."""
-        if self.closed:
+        if self.closed or os.getpid() != self.pid:  # a forked child runs our atexit too
             return
         for callback in list(_before_close):
             with contextlib.suppress(Exception):  # a failing helper must not keep runs alive
