@@ -51,6 +51,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     chosen = next((word for word in words if not word.startswith("-")), None)
     args = _parser(chosen).parse_args(words)
+    args.own_process = argv is None  # the console script: this process is the command's alone
     from .errors import XarchError
 
     module = _command_module(args.command)

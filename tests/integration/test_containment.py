@@ -343,3 +343,19 @@ def test_sigterm_of_the_xdist_controller_takes_workers_and_guests_down(
     assert wait_gone(str(spawner)) == []
     _, alive = psutil.wait_procs(workers, timeout=30)
     assert alive == []
+
+
+def test_xarch_run_called_in_process_spares_the_callers_other_processes(spawner: Path) -> None:
+    """In-process `main(["run", ...])` (tests, embedders) is no subreaper and closes only its own."""
+    from pytest_xarch.cli import main
+
+    bystander = subprocess.Popen(["sleep", "60"])  # like an sshd a fixture started
+    try:
+        before = containment.current()
+        assert main(["run", "--target", "aarch64", "--", str(spawner), "child", "0"]) == 7
+        assert bystander.poll() is None  # not the run's, so not killed
+        assert containment.current() is before and not before.closed
+        assert before.mode != "subreaper"
+    finally:
+        bystander.kill()
+        bystander.wait()

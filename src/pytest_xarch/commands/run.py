@@ -26,7 +26,7 @@ def main(args: argparse.Namespace) -> int:
     """Run the program; PROG's exit status, 128+N for signal N, 124 on timeout."""
     from .. import containment
     from ..config import load_settings
-    from ..runners import run
+    from ..runners import RunResult, run
 
     program = list(args.program)
     if program and program[0] == "--":
@@ -38,21 +38,22 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     settings = load_settings()
     target = settings.resolve(args.target)
-    # This process starts nothing but the run: a subreaper, every orphan comes back to it.
-    containment.configure(settings.containment, owns_children=True)
-    try:
-        result = run(
-            target,
-            program,
-            cpu=args.cpu,
-            sysroot=args.sysroot,
-            timeout=args.timeout,
-            capture=False,
-            emulation_factor=settings.emulation_factor,
-            check=settings.check_before_run,
-        )
-    finally:
-        containment.close()
+
+    def launch() -> RunResult:
+        return run(target, program, cpu=args.cpu, sysroot=args.sysroot, timeout=args.timeout,
+                   capture=False, emulation_factor=settings.emulation_factor,
+                   check=settings.check_before_run)
+
+    if getattr(args, "own_process", False):
+        # Nothing else runs in this process: a subreaper, every orphan comes back to it.
+        containment.configure(settings.containment, owns_children=True)
+        try:
+            result = launch()
+        finally:
+            containment.close()
+    else:  # called in-process (tests, embedders): a containment of its own, the caller's kept
+        with containment.scoped(settings.containment):
+            result = launch()
     if result.unimplemented:
         print(f"xarch: QEMU does not implement:\n{result.unimplemented}", file=sys.stderr)
     if result.timed_out:
