@@ -346,7 +346,7 @@ def test_sigterm_of_the_xdist_controller_takes_workers_and_guests_down(
 
 
 def test_xarch_run_called_in_process_spares_the_callers_other_processes(spawner: Path) -> None:
-    """In-process `main(["run", ...])` (tests, embedders) is no subreaper and closes only its own."""
+    """In-process `main(["run", ...])` (tests, embedders): no subreaper, closes only its own."""
     from pytest_xarch.cli import main
 
     bystander = subprocess.Popen(["sleep", "60"])  # like an sshd a fixture started
