@@ -13,8 +13,9 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Union
+from typing import BinaryIO, Union
 
 
 def umask() -> int:
@@ -34,35 +35,34 @@ def shared_mode(path: Union[str, Path], *, directory: bool = False) -> None:
         os.chmod(path, (0o777 if directory else 0o666) & ~umask())
 
 
-def write_atomic(destination: Path, data: Union[str, bytes]) -> None:
-    """Replace `destination` with `data`: readers see the old file or the new one, whole."""
+@contextlib.contextmanager
+def _staged(destination: Path) -> Iterator[tuple[BinaryIO, str]]:
+    """A new file next to `destination`, renamed over it when the block succeeds."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data.encode() if isinstance(data, str) else data)
-        shared_mode(partial)
+            yield stream, partial
         os.replace(partial, destination)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(partial)
         raise
+
+
+def write_atomic(destination: Path, data: Union[str, bytes]) -> None:
+    """Replace `destination` with `data`: readers see the old file or the new one, whole."""
+    with _staged(destination) as (stream, partial):
+        stream.write(data.encode() if isinstance(data, str) else data)
+        shared_mode(partial)
 
 
 def copy_atomic(source: Path, destination: Path) -> None:
     """Copy `source`'s bytes and permission bits over `destination`, atomically."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out, open(source, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                out.write(chunk)
+    with _staged(destination) as (out, partial), open(source, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            out.write(chunk)
         os.chmod(partial, os.stat(source).st_mode & 0o777)
-        os.replace(partial, destination)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(partial)
-        raise
 
 
 def append_line(path: Path, line: str) -> None:

@@ -270,6 +270,15 @@ def _pytest(folder: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def _session_running_a_guest(spawner: Path, tmp_path: Path, *args: str
+                             ) -> tuple[Path, subprocess.Popen[str]]:
+    """A pytest session of `_project` whose long guest test is running now."""
+    project = _project(tmp_path / "project", spawner)
+    proc = _pytest(project, *args)
+    _wait_for(lambda: _guests_running(spawner, 2))
+    return project, proc
+
+
 def _summary_counts(output: str) -> dict[str, int]:
     """pytest's own counts from its last line: `1 failed, 1 passed in 3.1s`."""
     line = [line for line in output.splitlines() if re.search(r"\d+ (passed|failed)", line)][-1]
@@ -281,9 +290,7 @@ def _summary_counts(output: str) -> dict[str, int]:
 def test_pytest_killed_takes_its_guests_down(
     spawner: Path, tmp_path: Path, signum: int
 ) -> None:
-    project = _project(tmp_path / "project", spawner)
-    proc = _pytest(project, "-p", "no:xdist", "-k", "long")
-    _wait_for(lambda: _guests_running(spawner, 2))
+    _, proc = _session_running_a_guest(spawner, tmp_path, "-p", "no:xdist", "-k", "long")
     os.kill(proc.pid, signum)
     proc.communicate(timeout=60)
     assert proc.returncode == -signum
@@ -292,9 +299,7 @@ def test_pytest_killed_takes_its_guests_down(
 
 
 def test_ctrl_c_in_pytest_records_the_test_as_interrupted(spawner: Path, tmp_path: Path) -> None:
-    project = _project(tmp_path / "project", spawner)
-    proc = _pytest(project, "-p", "no:xdist", "-k", "long")
-    _wait_for(lambda: _guests_running(spawner, 2))
+    project, proc = _session_running_a_guest(spawner, tmp_path, "-p", "no:xdist", "-k", "long")
     os.kill(proc.pid, signal.SIGINT)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
@@ -311,9 +316,7 @@ def test_sigkill_of_an_xdist_worker_takes_its_guests_down_and_is_counted(
     spawner: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip("xdist")
-    project = _project(tmp_path / "project", spawner)
-    proc = _pytest(project, "-n", "2")
-    _wait_for(lambda: _guests_running(spawner, 2))
+    project, proc = _session_running_a_guest(spawner, tmp_path, "-n", "2")
     [qemu] = [p for p in processes_with(str(spawner)) if p.ppid() != 1
               and "qemu" in p.name() and p.parent().name().startswith("python")]
     worker = qemu.parent()
@@ -333,9 +336,7 @@ def test_sigterm_of_the_xdist_controller_takes_workers_and_guests_down(
     spawner: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip("xdist")
-    project = _project(tmp_path / "project", spawner)
-    proc = _pytest(project, "-n", "2")
-    _wait_for(lambda: _guests_running(spawner, 2))
+    _, proc = _session_running_a_guest(spawner, tmp_path, "-n", "2")
     workers = psutil.Process(proc.pid).children()
     assert len(workers) >= 2
     proc.send_signal(signal.SIGTERM)
