@@ -10,7 +10,6 @@ differently. Entries this package registers are named ``xarch-<qemu arch>``;
 
 from __future__ import annotations
 
-import functools
 import os
 import platform
 import re
@@ -18,12 +17,20 @@ import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Optional
 
 from .elf import read_interp
 from .errors import SetupError
 from .process import run_tool
-from .targets import Target, builtin_registry, host_target
+from .qemu_facts import qemu_major_minor
+from .targets import (
+    Target,
+    binfmt_magic,
+    binfmt_mask,
+    builtin_registry,
+    elf_headers,
+    kernel_runs_natively,
+)
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 PREFIX = "xarch-"
@@ -71,36 +78,6 @@ class Handler:
             "mask": self.mask.hex() if self.mask is not None else None,
             "extension": self.extension,
         }
-
-
-def elf_headers(target: Target) -> list[bytes]:
-    """Canonical first 20 bytes of the target's executables: ET_EXEC and ET_DYN, SysV and GNU."""
-    order: Literal["little", "big"] = "little" if target.endian == "little" else "big"
-    headers = []
-    for osabi in (0, 3):
-        for e_type in (2, 3):
-            ident = b"\x7fELF" + bytes([1 if target.bits == 32 else 2,
-                                        1 if order == "little" else 2, 1, osabi])
-            ident += b"\x00" * 8
-            headers.append(
-                ident + e_type.to_bytes(2, order) + target.machine.to_bytes(2, order)
-            )
-    return headers
-
-
-def host_native_targets() -> list[Target]:
-    """Targets whose programs this host's kernel runs itself (never to be hijacked)."""
-    host = host_target()
-    natives = [host]
-    if host.machine == 62:  # x86-64 kernels run i386 programs
-        natives.append(builtin_registry().resolve("i686"))
-    return natives
-
-
-def runs_natively(target: Target) -> bool:
-    """Whether this host's kernel runs the target's programs itself (no handler needed)."""
-    key = (target.machine, target.bits, target.endian)
-    return any((n.machine, n.bits, n.endian) == key for n in host_native_targets())
 
 
 def parse_entry(name: str, text: str) -> Handler:
@@ -245,7 +222,7 @@ def register(
     """Register one entry; refuses anything that would catch this host's own programs."""
     candidate = Handler(name=name, enabled=True, interpreter=interpreter, flags=flags,
                         magic=magic, mask=mask)
-    for native in host_native_targets():
+    for native in (t for t in builtin_registry() if kernel_runs_natively(t)):
         if candidate.serves(native):
             raise SetupError(
                 f"refusing to register binfmt_misc entry {name}: its magic would also catch "
@@ -277,14 +254,6 @@ def unregister(name: str, root: Optional[Path] = None) -> None:
 
 def _kernel_version() -> tuple[int, int]:
     match = re.match(r"(\d+)\.(\d+)", platform.release())
-    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
-
-
-@functools.cache
-def _qemu_major_minor(path: str) -> tuple[int, int]:
-    from .runners.qemu import qemu_version
-
-    match = re.match(r"(\d+)\.(\d+)", qemu_version(path))
     return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
 
@@ -321,7 +290,7 @@ def choose_interpreter(target: Target) -> Interpreter:
         if path is None:
             continue
         static = is_static(path)
-        preserve = "P" if argv0_aware and _qemu_major_minor(path) >= (6, 0) else ""
+        preserve = "P" if argv0_aware and qemu_major_minor(path) >= (6, 0) else ""
         if static:
             return Interpreter(path, preserve + "F", "statically linked QEMU")
         if not static_wanted:
@@ -352,7 +321,7 @@ def install(target: Target, *, force: bool = False, root: Optional[Path] = None)
     With `force`, ours is (re)registered even when another handler exists; the
     kernel prefers the most recently registered entry.
     """
-    if runs_natively(target):
+    if kernel_runs_natively(target):
         return InstallOutcome(target.name, "skipped", None,
                               f"this host runs {target.title} programs natively")
     mount(root)
@@ -365,7 +334,7 @@ def install(target: Target, *, force: bool = False, root: Optional[Path] = None)
     replaced = (_dir(root) / name).exists()
     if replaced:
         unregister(name, root)
-    handler = register(name, target.binfmt_magic, target.binfmt_mask, interpreter.path,
+    handler = register(name, binfmt_magic(target), binfmt_mask(target), interpreter.path,
                        interpreter.flags, root)
     return InstallOutcome(target.name, "replaced" if replaced else "registered", handler,
                           interpreter.why)

@@ -32,7 +32,14 @@ from .sysroot import (
     sysroot_glibc_version,
     sysroot_search_list,
 )
-from .targets import Target, builtin_registry, host_target, resolve_target
+from .targets import (
+    Target,
+    builtin_registry,
+    host_target,
+    libc_counterpart,
+    resolve_target,
+    uses_musl,
+)
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 
@@ -314,11 +321,11 @@ class _Checker:
         interp, target = self.facts.interp, self.target
         if not interp:
             return True
-        musl = "ld-musl-" in os.path.basename(interp)
+        musl = uses_musl(interp)
         if musl == (target.libc == "musl"):
             return True
         built = "musl" if musl else "glibc"
-        counterpart = self._libc_counterpart(built)
+        counterpart = libc_counterpart(target, built)
         also = f", or use target '{counterpart}'" if counterpart else ""
         self.add(
             "libc-mismatch",
@@ -328,14 +335,6 @@ class _Checker:
             found=built, expected=target.libc, interp=interp,
         )
         return False
-
-    def _libc_counterpart(self, libc: str) -> Optional[str]:
-        for other in builtin_registry():
-            same = (other.machine, other.bits, other.endian, other.float_abi) == (
-                self.target.machine, self.target.bits, self.target.endian, self.target.float_abi)
-            if same and other.libc == libc:
-                return other.name
-        return None
 
     def loader(self) -> bool:
         """missing-loader; True when the sysroot is there and holds the loader."""

@@ -68,24 +68,10 @@ _SHT_NOBITS, _SHT_DYNSYM = 8, 11
 _SHT_VERDEF, _SHT_VERNEED, _SHT_VERSYM = 0x6FFFFFFD, 0x6FFFFFFE, 0x6FFFFFFF
 _SHT_ARM_ATTRIBUTES, _SHT_RISCV_ATTRIBUTES = 0x70000003, 0x70000003
 _VER_FLG_BASE, _VER_FLG_WEAK = 0x1, 0x2
-_GO_BUILDINFO_MAGIC = b"\xff Go buildinf:"
 
 # Bounds that keep a crafted file from costing more than a real one would.
-_MAX_SCAN = 32 << 20  # bytes of one section searched for markers
 _MAX_STRING = 4096  # bytes of one string (a path, a symbol name)
 _CACHE_SIZE = 1024
-
-# Markers that tell collectors (issue 6) what a binary is, found by substring
-# search in the symbol string tables, .comment and .rodata. Cheap and
-# approximate: a collector still confirms by running the binary.
-MARKER_NEEDLES: Mapping[str, tuple[bytes, ...]] = {
-    "gtest": (b"_ZN7testing4Test", b"gtest_list_tests"),
-    "catch2": (b"_ZN5Catch", b"Catch::"),
-    "rust": (b"rust_begin_unwind", b"rustc version", b"/rustc/"),
-    "go": (b"runtime.goexit", b"Go buildinf:"),
-}
-_MARKER_SECTIONS = (".dynstr", ".strtab", ".comment", ".rodata", ".go.buildinfo")
-
 
 class ElfError(XarchError):
     """The file's content is not a readable ELF object.
@@ -143,9 +129,6 @@ class ElfFacts:
     arm_attributes: Mapping[str, Any] = field(default_factory=dict, hash=False)
     riscv_arch: Optional[str] = None
     section_names: tuple[str, ...] = ()
-    # For collectors: "gtest", "catch2", "go", "rust" (see MARKER_NEEDLES).
-    markers: frozenset[str] = frozenset()
-    go_version: Optional[str] = None
 
     @property
     def machine_name(self) -> str:
@@ -342,7 +325,6 @@ class _Reader:
     def facts(self) -> ElfFacts:
         segments = self.segments()
         sections = self.sections()
-        by_name = {name: header for name, header in sections if name}
         interp = self._interp(segments)
         dynamic = self._dynamic(segments)
         dyn_strings = dynamic.pop("strings", {})
@@ -358,7 +340,6 @@ class _Reader:
         attributes = self._attributes(sections, machine)
         if machine == _EM_ARM and arch.get("float_abi") is None and "vfp_args" in attributes:
             arch["float_abi"] = "hard" if attributes["vfp_args"] == 1 else "soft"
-        markers, go_version = self._markers(by_name)
         return ElfFacts(
             size=self.size,
             digest=self.digest,
@@ -391,8 +372,6 @@ class _Reader:
             arm_attributes=attributes if machine == _EM_ARM else {},
             riscv_arch=attributes.get("arch") if machine == _EM_RISCV else None,
             section_names=tuple(name for name, _ in sections if name),
-            markers=markers,
-            go_version=go_version,
         )
 
     def _interp(self, segments: list[Mapping[str, Any]]) -> Optional[str]:
@@ -576,27 +555,6 @@ class _Reader:
                 return _parse_attributes(raw, self.order, vendor, machine)
         return {}
 
-    def _markers(
-        self, by_name: Mapping[str, Mapping[str, Any]]
-    ) -> tuple[frozenset[str], Optional[str]]:
-        found: set[str] = set()
-        go_version = None
-        if ".go.buildinfo" in by_name or ".note.go.buildid" in by_name:
-            found.add("go")
-        for name in _MARKER_SECTIONS:
-            header = by_name.get(name)
-            if header is None or header["sh_type"] in ("SHT_NOBITS", _SHT_NOBITS):
-                continue
-            size = min(header["sh_size"], _MAX_SCAN)
-            blob = self._slice(header["sh_offset"], size, name)
-            for marker, needles in MARKER_NEEDLES.items():
-                if marker not in found and any(needle in blob for needle in needles):
-                    found.add(marker)
-            if name == ".go.buildinfo":
-                go_version = _go_version(blob)
-        return frozenset(found), go_version
-
-
 # ---------------------------------------------------------------------------
 # Decoding helpers.
 
@@ -743,21 +701,6 @@ def _parse_tags(
             value, offset = _uleb(raw, offset, end)
         if tag in names:
             result[names[tag]] = value
-
-
-def _go_version(blob: bytes) -> Optional[str]:
-    """The Go version in `.go.buildinfo` (Go >= 1.18 inline format), else None."""
-    if not blob.startswith(_GO_BUILDINFO_MAGIC) or len(blob) < 33 or not blob[15] & 0x2:
-        return None
-    length, offset = 0, 32
-    for shift in range(0, 35, 7):
-        byte = blob[offset]
-        offset += 1
-        length |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            break
-    text = blob[offset : offset + min(length, 64)]
-    return text.decode("utf-8", "replace") or None
 
 
 def iter_elf_files(root: Path) -> Iterator[Path]:

@@ -27,7 +27,7 @@ from pytest_xarch.fidelity import Fidelity
 from pytest_xarch.process import execute
 from pytest_xarch.runners import run
 from pytest_xarch.runners.binfmt import BinfmtRunner
-from pytest_xarch.targets import Target, resolve_target
+from pytest_xarch.targets import Target, binfmt_magic, binfmt_mask, resolve_target
 
 from ..support.build import CrossBuilder
 from ..support.tools import missing, require_tool
@@ -230,7 +230,7 @@ def test_remove_removes_only_ours_and_coexists_with_a_foreign_handler(
 ) -> None:
     aarch64 = resolve_target("aarch64")
     interpreter = binfmt_misc.choose_interpreter(aarch64)
-    binfmt_misc.register(FOREIGN, aarch64.binfmt_magic, aarch64.binfmt_mask,
+    binfmt_misc.register(FOREIGN, binfmt_magic(aarch64), binfmt_mask(aarch64),
                          interpreter.path, interpreter.flags)
     present = xarch("binfmt", "install", "--target", "aarch64")
     assert f"present {FOREIGN}" in present.stdout  # reported, not duplicated
@@ -263,5 +263,5 @@ def test_install_refuses_the_hosts_own_architecture(clean: None) -> None:
     assert "skipped" in host.stdout and "natively" in host.stdout
     with pytest.raises(SetupError, match="would also catch this host's own"):
         x86 = resolve_target("x86_64")
-        binfmt_misc.register("xarch-test-never", x86.binfmt_magic, x86.binfmt_mask,
+        binfmt_misc.register("xarch-test-never", binfmt_magic(x86), binfmt_mask(x86),
                              "/usr/bin/qemu-x86_64", "")

@@ -190,9 +190,31 @@ def test_armv7_code_for_an_armv5te_target(corpus: Corpus) -> None:
     assert check_file(corpus.hello("armel", "-static"), "armel") == []
 
 
-def test_collector_markers(corpus: Corpus) -> None:
+def test_frameworks_are_recognised_from_the_binary(corpus: Corpus) -> None:
+    from pytest_xarch.collect.identify import identify
+
     from .corpus import GTEST_LIKE
 
     path = corpus.builder.build("aarch64", GTEST_LIKE, name="gtest-like")
-    assert "gtest" in read_facts(path).markers
-    assert read_facts(corpus.hello("aarch64")).markers == frozenset()
+    assert identify(path, read_facts(path)) == "gtest"
+    hello = corpus.hello("aarch64")
+    assert identify(hello, read_facts(hello)) == "plain"
+
+
+def test_a_truncated_go_buildinfo_is_no_reason_to_call_a_binary_corrupt(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    """Go's build info ends in a varint nothing here uses: a cut one must not matter."""
+    import shutil
+    import subprocess
+
+    objcopy = shutil.which("aarch64-linux-gnu-objcopy")
+    if objcopy is None:
+        pytest.skip("aarch64-linux-gnu-objcopy is not installed")
+    blob = tmp_path / "buildinfo"
+    blob.write_bytes(b"\xff Go buildinf:" + bytes([8, 2]) + b"\0" * 16 + b"\x80")
+    program = tmp_path / "go-like"
+    subprocess.run([objcopy, "--add-section", f".go.buildinfo={blob}", str(corpus.hello(
+        "aarch64", "-static")), str(program)], check=True, timeout=60)
+    assert ".go.buildinfo" in read_facts(program).section_names
+    assert check_file(program, "aarch64") == []

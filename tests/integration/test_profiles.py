@@ -15,8 +15,8 @@ import pytest
 from pytest_xarch import Fidelity, run
 from pytest_xarch.errors import SetupError
 from pytest_xarch.process import execute, run_tool
+from pytest_xarch.qemu_facts import qemu_cpu_models, qemu_version
 from pytest_xarch.runners import runner_for
-from pytest_xarch.runners.qemu import qemu_cpu_models, qemu_version
 from pytest_xarch.targets import resolve_target
 from pytest_xarch.toolchain import build
 from tests.support.tools import require_tool

@@ -12,7 +12,7 @@ from pytest_xarch.binfmt_misc import Handler, parse_entry, registration
 from pytest_xarch.errors import SetupError
 from pytest_xarch.runners import runner_for
 from pytest_xarch.runners.binfmt import BinfmtRunner
-from pytest_xarch.targets import builtin_registry, resolve_target
+from pytest_xarch.targets import binfmt_magic, binfmt_mask, builtin_registry, resolve_target
 
 DEBIAN_PPC64LE = """enabled
 interpreter /usr/libexec/qemu-binfmt/ppc64le-binfmt-P
@@ -44,7 +44,7 @@ def test_parse_entry_reads_every_field() -> None:
 @pytest.mark.parametrize("target", [t.name for t in builtin_registry() if not t.base])
 def test_our_magic_catches_exactly_the_targets_of_the_same_machine(target: str) -> None:
     mine = resolve_target(target)
-    handler = Handler("xarch-x", True, "/q", "F", magic=mine.binfmt_magic, mask=mine.binfmt_mask)
+    handler = Handler("xarch-x", True, "/q", "F", magic=binfmt_magic(mine), mask=binfmt_mask(mine))
     for other in builtin_registry():
         same = (other.machine, other.bits, other.endian) == (mine.machine, mine.bits, mine.endian)
         assert handler.serves(other) == same, other.name
@@ -64,14 +64,14 @@ def test_debian_handlers_and_ours_catch_the_same_targets() -> None:
                          mask=unescape(fields["mask"]))
         assert debian.serves(target), target.name
         assert debian.magic is not None
-        ours = Handler("xarch", True, "/q", "F", magic=target.binfmt_magic,
-                       mask=target.binfmt_mask)
+        ours = Handler("xarch", True, "/q", "F", magic=binfmt_magic(target),
+                       mask=binfmt_mask(target))
         assert ours.matches(debian.magic), target.name
 
 
 def test_registration_line_escapes_every_byte() -> None:
     target = resolve_target("aarch64")
-    line = registration("xarch-aarch64", target.binfmt_magic, target.binfmt_mask,
+    line = registration("xarch-aarch64", binfmt_magic(target), binfmt_mask(target),
                         "/usr/bin/qemu-aarch64-static", "PF")
     assert line.startswith(":xarch-aarch64:M:0:\\x7f\\x45\\x4c\\x46\\x02")
     assert line.endswith(":/usr/bin/qemu-aarch64-static:PF")

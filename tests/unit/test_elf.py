@@ -132,18 +132,6 @@ def test_arm_attributes_with_hostile_lengths_are_corrupt(length: int) -> None:
     assert caught.value.code == "corrupt-elf"
 
 
-def test_go_version_from_inline_buildinfo() -> None:
-    blob = b"\xff Go buildinf:" + bytes([8, 2]) + b"\0" * 16 + bytes([8]) + b"go1.22.1" + b"\0"
-    assert elf._go_version(blob) == "go1.22.1"
-    assert elf._go_version(b"\xff Go buildinf:" + bytes([8, 0]) + b"\0" * 40) is None
-
-
-def test_markers_found_in_rodata_of_a_host_binary(tmp_path: Path) -> None:
-    data = make_elf(tail=b"--gtest_list_tests\0")
-    # No section table in the synthetic image: markers need sections, so none are reported.
-    assert read_facts(write(tmp_path, data)).markers == frozenset()
-
-
 @pytest.mark.parametrize(
     ("content", "code"),
     [

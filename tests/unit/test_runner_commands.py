@@ -210,7 +210,7 @@ def test_qemu_answers_are_cached_on_disk_until_the_binary_changes(
 ) -> None:
     import os
 
-    from pytest_xarch.runners.qemu_cache import qemu_says
+    from pytest_xarch.qemu_facts import qemu_says
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("XARCH_NO_CACHE", raising=False)
@@ -230,7 +230,7 @@ def test_qemu_answers_are_cached_on_disk_until_the_binary_changes(
 
 
 def test_unwritable_cache_is_not_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_xarch.runners.qemu_cache import qemu_says
+    from pytest_xarch.qemu_facts import qemu_says
 
     blocker = tmp_path / "file"
     blocker.write_text("")

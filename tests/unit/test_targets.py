@@ -7,7 +7,14 @@ from collections import defaultdict
 import pytest
 
 from pytest_xarch.errors import UnknownTargetError
-from pytest_xarch.targets import Target, builtin_registry, host_target, resolve_target
+from pytest_xarch.targets import (
+    Target,
+    binfmt_magic,
+    binfmt_mask,
+    builtin_registry,
+    host_target,
+    resolve_target,
+)
 
 ALIASES = [
     # short names and case-insensitivity
@@ -181,17 +188,17 @@ def _matches(header: bytes, magic: bytes, mask: bytes) -> bool:
 
 def test_binfmt_magic_is_debians_for_aarch64() -> None:
     target = resolve_target("aarch64")
-    assert len(target.binfmt_magic) == len(target.binfmt_mask) == 20
-    assert target.binfmt_magic == DEBIAN_AARCH64_MAGIC
+    assert len(binfmt_magic(target)) == len(binfmt_mask(target)) == 20
+    assert binfmt_magic(target) == DEBIAN_AARCH64_MAGIC
     # Both masks accept the same real headers: ET_EXEC and ET_DYN (PIE) aarch64 files.
     pie = DEBIAN_AARCH64_MAGIC[:16] + b"\x03\x00" + DEBIAN_AARCH64_MAGIC[18:]
     for header in (DEBIAN_AARCH64_MAGIC, pie):
-        assert _matches(header, target.binfmt_magic, target.binfmt_mask)
+        assert _matches(header, binfmt_magic(target), binfmt_mask(target))
         assert _matches(header, DEBIAN_AARCH64_MAGIC, DEBIAN_AARCH64_MASK)
 
 
 def test_binfmt_magic_is_big_endian_for_s390x() -> None:
-    assert resolve_target("s390x").binfmt_magic == DEBIAN_S390X_MAGIC
+    assert binfmt_magic(resolve_target("s390x")) == DEBIAN_S390X_MAGIC
 
 
 def test_binfmt_masks_tell_targets_apart() -> None:
@@ -200,7 +207,7 @@ def test_binfmt_masks_tell_targets_apart() -> None:
         for other in targets:
             same_isa = (other.machine, other.bits, other.endian) == (
                 target.machine, target.bits, target.endian)
-            assert _matches(other.binfmt_magic, target.binfmt_magic, target.binfmt_mask) == \
+            assert _matches(binfmt_magic(other), binfmt_magic(target), binfmt_mask(target)) == \
                 same_isa, (target.name, other.name)
 
 

@@ -13,15 +13,15 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Optional
 
 from ..elf import ElfFacts
-from ..targets import ELF_MAGIC, Target
+from ..targets import ELF_MAGIC, Target, uses_musl
 from .base import Framework
 
 DEFAULT_PATTERNS = ("test_*", "*_test", "*_tests", "*_unittest", "*_unittests", "*.test")
 
-# framework -> (any of these bytes, and also any of these when given)
+# framework -> (any of these bytes, and also any of these when given): the one place that
+# knows how each framework's binaries look.
 _NEEDLES: tuple[tuple[str, tuple[bytes, ...], tuple[bytes, ...]], ...] = (
     ("gtest", (b"_ZN7testing4Test", b"gtest_list_tests"), ()),
     ("catch2", (b"_ZN5Catch", b"list-test-names-only", b"Catch::Session"), ()),
@@ -68,17 +68,13 @@ def identify(path: Path, facts: ElfFacts) -> str:
     with _lock:
         known = _known.get(facts.digest)
     if known is None:
-        known = _scan(path, facts)
+        known = _scan(path)
         with _lock:
             _known[facts.digest] = known
     return known
 
 
-def _scan(path: Path, facts: ElfFacts) -> str:
-    hinted = {"gtest": "gtest", "catch2": "catch2"}
-    for marker, name in hinted.items():
-        if marker in facts.markers:
-            return name
+def _scan(path: Path) -> str:
     try:
         with open(path, "rb") as stream, mmap.mmap(
             stream.fileno(), 0, access=mmap.ACCESS_READ
@@ -115,12 +111,11 @@ def framework_for(kind: str, case_name: str) -> Framework:
 def runs_on(facts: ElfFacts, target: Target) -> bool:
     """Whether the binary is built for `target`'s architecture and ABI (class, byte order,
     float ABI, and musl vs glibc for dynamic binaries)."""
-    if (facts.machine, facts.bits, facts.endian) != (target.machine, target.bits, target.endian):
+    if (facts.machine, facts.bits, facts.endian) != target.isa:
         return False
     if facts.float_abi and target.float_abi and facts.float_abi != target.float_abi:
         return False
-    interp: Optional[str] = facts.interp
-    return not interp or ("musl" in interp) == (target.libc == "musl")
+    return not facts.interp or uses_musl(facts.interp) == (target.libc == "musl")
 
 
 def matching_targets(facts: ElfFacts, targets: Sequence[Target]) -> list[Target]:

@@ -35,13 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _targets(args: argparse.Namespace, settings: Any) -> list[Any]:
-    from ..binfmt_misc import runs_natively
+    from ..targets import kernel_runs_natively
 
     names = args.target or settings.targets
     if names:
         chosen = [settings.resolve(name) for name in names]
     else:
-        chosen = [t for t in settings.registry if not runs_natively(t)]
+        chosen = [t for t in settings.registry if not kernel_runs_natively(t)]
     unique: dict[str, Any] = {}
     for target in chosen:
         unique.setdefault(target.name, target)

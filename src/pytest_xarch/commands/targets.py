@@ -32,8 +32,8 @@ def runner_readiness(target: Any, kind: str) -> tuple[Any, str]:
 def target_readiness(target: Any, containment: str = "") -> dict[str, Any]:
     """What this host has for running `target`: runner, emulator, sysroot, compiler."""
     from ..errors import XarchError
+    from ..qemu_facts import qemu_cpu_models, qemu_version
     from ..runners import QemuRunner, runner_kind
-    from ..runners.qemu import qemu_cpu_models, qemu_version
     from ..toolchain import find_compiler
 
     emulator = QemuRunner(target)

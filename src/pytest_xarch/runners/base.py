@@ -96,7 +96,7 @@ class RunResult:
         """Version of the QEMU that ran this, e.g. `7.2.22` (None when not emulated)."""
         if not self.qemu_path:
             return None
-        from .qemu import qemu_version
+        from ..qemu_facts import qemu_version
 
         return qemu_version(self.qemu_path)
 

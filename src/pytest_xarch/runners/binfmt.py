@@ -14,9 +14,10 @@ from typing import Optional
 
 from .. import binfmt_misc
 from ..errors import SetupError
+from ..qemu_facts import qemu_version
 from ..targets import Target
 from .base import HostCommand
-from .qemu import _UNIMP_LOG, SIGNAL_BANNER, QemuRunner, qemu_version
+from .qemu import _UNIMP_LOG, SIGNAL_BANNER, QemuRunner
 
 
 def missing_handler_message(target: Target) -> str:

@@ -15,10 +15,10 @@ from typing import Optional
 from ..errors import SetupError
 from ..fidelity import Fidelity
 from ..process import LineFilter
+from ..qemu_facts import install_hint, qemu_cpu_models, qemu_version, startup_problem
 from ..sysroot import find_sysroot, require_explicit_sysroot, sysroot_has_loader
 from ..targets import Target
 from .base import HostCommand, Runner, RunResult, is_loader_variable
-from .qemu_cache import qemu_says, startup_problem
 
 # `qemu: uncaught target signal 4 (Illegal instruction) - core dumped`
 SIGNAL_BANNER = LineFilter(re.compile(
@@ -31,36 +31,6 @@ _BENIGN_SYSCALLS = {
 }
 _UNIMP_LIMIT = 4096
 _UNIMP_LOG = "qemu-unimplemented.log"
-
-
-@functools.cache
-def qemu_version(qemu_path: str) -> str:
-    """`7.2.22` for the QEMU at `qemu_path` (asked once per binary, cached on disk)."""
-    match = re.search(r"version (\S+)", qemu_says(qemu_path, ["--version"]))
-    return match.group(1) if match else "unknown"
-
-
-@functools.cache
-def qemu_cpu_models(qemu_path: str) -> frozenset[str]:
-    """CPU model names `qemu_path -cpu help` lists."""
-    listing = qemu_says(qemu_path, ["-cpu", "help"])
-    models: set[str] = set()
-    for line in listing.splitlines():
-        words = line.split()
-        if not words or words[0].endswith(":"):
-            continue
-        # "x86 qemu64 ...", "PowerPC power8 ...", "s390 z196 ...", or a bare "cortex-a53".
-        family_prefixed = len(words) > 1 and words[0] in {"x86", "PowerPC", "s390"}
-        models.add(words[1] if family_prefixed else words[0])
-    return frozenset(models)
-
-
-def install_hint(target: Target) -> str:
-    """How to get the emulator for `target`."""
-    return (
-        f"install the Debian/Ubuntu package qemu-user (apt-get install qemu-user), "
-        f"which provides /usr/bin/{target.qemu_binary}"
-    )
 
 
 class QemuRunner(Runner):
@@ -103,7 +73,7 @@ class QemuRunner(Runner):
         if not self.qemu_path:
             raise SetupError(
                 f"{self.target.qemu_binary} not found, needed to emulate target "
-                f"'{self.target.name}': {install_hint(self.target)}"
+                f"'{self.target.name}': {install_hint(self.target.qemu_binary)}"
             )
         return self.qemu_path
 

@@ -36,7 +36,7 @@ from ..elf import read_interp
 from ..errors import SetupError
 from ..fidelity import Fidelity
 from ..process import ProcessOutcome, execute
-from ..targets import Target, builtin_registry
+from ..targets import Target, machine_runs
 from .base import HostCommand, Runner, RunResult, host_environment
 
 # Seconds the local ssh client may outlive the remote watchdog before it is killed.
@@ -46,16 +46,6 @@ CONNECT_TIMEOUT = 5  # seconds for the TCP connect and handshake
 CONTROL_PERSIST = 300  # an orphaned master (we were SIGKILLed) exits after this idle time
 _COMMAND_TIMEOUT = 60.0  # housekeeping commands (probe, upload, kill, cleanup)
 KNOWN_HOSTS_POLICIES = ("strict", "accept-new", "off")
-
-# `uname -m` -> built-in targets whose programs such a device can run.
-_DEVICE_MACHINES = {
-    "x86_64": ("x86_64", "i686"), "amd64": ("x86_64", "i686"),
-    "aarch64": ("aarch64", "armv7", "armel"), "arm64": ("aarch64", "armv7", "armel"),
-    "armv8l": ("armv7", "armel"), "armv7l": ("armv7", "armel"), "armv6l": ("armel",),
-    "armv5tel": ("armel",), "armv5tejl": ("armel",),
-    "riscv64": ("riscv64",), "ppc64le": ("ppc64le",), "s390x": ("s390x",),
-    "i686": ("i686",), "i586": ("i686",), "i386": ("i686",),
-}
 
 # The probe: machine, a fresh session directory, and whether the target's loader exists.
 _PROBE = r"""
@@ -281,12 +271,7 @@ class Device:
 
     def check_machine(self, target: Target) -> None:
         """Refuse a device whose CPU cannot run the target's programs."""
-        names = _DEVICE_MACHINES.get(self.machine or "", ())
-        runnable = [builtin_registry().resolve(name) for name in names]
-        if not any(
-            (t.machine, t.bits, t.endian) == (target.machine, target.bits, target.endian)
-            for t in runnable
-        ):
+        if not machine_runs(self.machine or "", target):
             raise SetupError(
                 f"device {self.address.url} is {self.machine} (uname -m), which cannot run "
                 f"programs of target '{target.name}' ({target.title}): point the target's runner "

@@ -1,4 +1,4 @@
-"""The Target model, the built-in target table and name resolution.
+"""The Target model, the built-in target table, name resolution and this host's target.
 
 A target is where an artifact must run: an architecture and a libc, plus the
 settings that adjust it (a pinned CPU model, a glibc floor, a sysroot, a runner).
@@ -18,9 +18,9 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
-from .errors import ConfigError, UnknownTargetError
+from ..errors import ConfigError, UnknownTargetError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -94,18 +94,9 @@ class Target:
         return (f"/usr/{self.triple}", f"/usr/{self.triple}/libc")
 
     @property
-    def binfmt_magic(self) -> bytes:
-        """First 20 bytes of an ELF executable for this target (binfmt_misc magic)."""
-        byteorder: Literal["little", "big"] = "little" if self.endian == "little" else "big"
-        ident = ELF_MAGIC + bytes([1 if self.bits == 32 else 2, 1 if byteorder == "little" else 2])
-        ident += b"\x01" + b"\x00" * 9
-        return ident + (2).to_bytes(2, byteorder) + self.machine.to_bytes(2, byteorder)
-
-    @property
-    def binfmt_mask(self) -> bytes:
-        """Mask for `binfmt_magic`: ignores OS/ABI and padding, lets ET_DYN (PIE) match."""
-        etype_mask = b"\xfe\xff" if self.endian == "little" else b"\xff\xfe"
-        return b"\xff" * 7 + b"\x00" * 9 + etype_mask + b"\xff\xff"
+    def isa(self) -> tuple[int, int, str]:
+        """(e_machine, bits, endianness): what decides whether a CPU can run its code."""
+        return (self.machine, self.bits, self.endian)
 
     def describe(self) -> str:
         """One line for listings: name, title and libc."""
@@ -239,7 +230,7 @@ def make_target(
 
 
 def _load_builtin_tables() -> dict[str, dict[str, Any]]:
-    text = resources.files(__package__).joinpath("data/targets.toml").read_text("utf-8")
+    text = resources.files("pytest_xarch").joinpath("data/targets.toml").read_text("utf-8")
     tables: dict[str, dict[str, Any]] = tomllib.loads(text)
     return tables
 
@@ -295,9 +286,3 @@ def host_target() -> Target:
     if host_is_musl and os.path.exists(builtin_registry().resolve(musl).loader):
         return builtin_registry().resolve(musl)
     return target
-
-
-def host_executes(target: Target) -> bool:
-    """Whether this host's CPU runs the target's instructions itself."""
-    host = host_target()
-    return (host.machine, host.bits, host.endian) == (target.machine, target.bits, target.endian)

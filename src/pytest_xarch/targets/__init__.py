@@ -1,0 +1,30 @@
+"""Targets: the model and its registry (`model`), and which code runs where (`compat`)."""
+
+from __future__ import annotations
+
+from .compat import (
+    ELF_MAGIC,
+    binfmt_magic,
+    binfmt_mask,
+    elf_headers,
+    host_executes,
+    kernel_runs_natively,
+    libc_counterpart,
+    machine_runs,
+    same_isa,
+    uses_musl,
+)
+from .model import (
+    Target,
+    TargetRegistry,
+    builtin_registry,
+    host_target,
+    make_target,
+    resolve_target,
+)
+
+__all__ = [
+    "ELF_MAGIC", "Target", "TargetRegistry", "binfmt_magic", "binfmt_mask", "builtin_registry",
+    "elf_headers", "host_executes", "host_target", "kernel_runs_natively", "libc_counterpart",
+    "machine_runs", "make_target", "resolve_target", "same_isa", "uses_musl",
+]
