@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import enum
+import functools
 
 
-class Fidelity(enum.IntEnum):
-    """Ordered so that `min()` of the runs of a test gives the test's fidelity."""
+@functools.total_ordering
+class Fidelity(enum.Enum):
+    """Ordered so that `min()` of the runs of a test gives the test's fidelity.
+
+    A level equals its name (`result.fidelity == "emulated"`) and hashes like it,
+    so it can be looked up in sets and dicts keyed either way. It is not a number.
+    """
 
     STATIC = 0  # checked, not run
     EMULATED = 1  # QEMU user-mode (explicit or through binfmt_misc)
@@ -17,13 +23,21 @@ class Fidelity(enum.IntEnum):
         return self.name.lower()
 
     def __eq__(self, other: object) -> bool:
-        """Also equal to its name, so `result.fidelity == "emulated"` reads naturally."""
+        if isinstance(other, Fidelity):
+            return self is other
         if isinstance(other, str):
             return str(self) == other.strip().lower()
-        return int(self) == other
+        return NotImplemented
 
     def __hash__(self) -> int:
-        return int(self)
+        return hash(str(self))
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, str):
+            other = Fidelity.parse(other)
+        if not isinstance(other, Fidelity):
+            return NotImplemented
+        return bool(self.value < other.value)
 
     @property
     def is_silicon(self) -> bool:

@@ -44,3 +44,15 @@ def test_xarch_run_start_up_imports_only_what_running_needs() -> None:
     modules = _imported_after("import pytest_xarch.cli, pytest_xarch.commands.run")
     # the command line is parsed before anything heavy is imported
     assert not {"pytest_xarch.checks", "elftools", "psutil", "pytest"} & modules
+
+
+def test_fidelity_equals_and_hashes_like_its_name() -> None:
+    from pytest_xarch import Fidelity
+
+    assert "emulated" in {Fidelity.EMULATED}
+    assert Fidelity.EMULATED in {"emulated"}
+    assert {Fidelity.NATIVE: 1}.get("native") == 1
+    assert Fidelity.EMULATED == "Emulated " and Fidelity.EMULATED != "native"
+    assert min(Fidelity.HARDWARE, Fidelity.STATIC, Fidelity.NATIVE) is Fidelity.STATIC
+    assert Fidelity.EMULATED < Fidelity.NATIVE and Fidelity.HARDWARE >= "native"
+    assert sorted(Fidelity, reverse=True)[0] is Fidelity.HARDWARE
