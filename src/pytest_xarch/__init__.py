@@ -18,8 +18,8 @@ from .fidelity import Fidelity
 if TYPE_CHECKING:
     from .checks import Finding
     from .checks import check_file as check
-    from .config import Settings, load_settings
     from .runners import RunResult, run, runner_for
+    from .settings import Settings, load_settings
     from .targets import Target, builtin_registry, host_target, resolve_target
 
 # Imported on first use (PEP 562), so that `xarch run` and the pytest plugin load
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "Finding": ("checks", "Finding"),
     "check": ("checks", "check_file"),
-    "Settings": ("config", "Settings"),
-    "load_settings": ("config", "load_settings"),
+    "Settings": ("settings", "Settings"),
+    "load_settings": ("settings", "load_settings"),
     "RunResult": ("runners", "RunResult"),
     "run": ("runners", "run"),
     "runner_for": ("runners", "runner_for"),

@@ -10,12 +10,12 @@ from typing import Any, Optional
 import pytest
 
 from .files import write_atomic
-from .session import XarchSession
+from .state import SessionState
 
 OUTCOMES = ("passed", "failed", "skipped", "error")  # always shown; xfailed etc. when present
 
 
-def header_line(state: XarchSession) -> str:
+def header_line(state: SessionState) -> str:
     """`xarch: aarch64 via qemu-aarch64 7.2.22 -cpu cortex-a53 (emulated), x86_64 native`."""
     parts = []
     for target in state.targets:
@@ -27,7 +27,7 @@ def header_line(state: XarchSession) -> str:
     return "xarch: " + ", ".join(parts) + f"\nxarch containment: {containment_line(state)}"
 
 
-def containment_line(state: XarchSession) -> str:
+def containment_line(state: SessionState) -> str:
     """Which containment this session's runs get (without starting it)."""
     from . import containment
     from .errors import XarchError
@@ -38,7 +38,7 @@ def containment_line(state: XarchSession) -> str:
         return f"unavailable: {error}"
 
 
-def _fidelity_breakdown(state: XarchSession, target: str) -> str:
+def _fidelity_breakdown(state: SessionState, target: str) -> str:
     levels = Counter(
         str(record.fidelity) for record in state.records.values()
         if record.target == target and record.outcome in {"passed", "failed"}
@@ -46,7 +46,7 @@ def _fidelity_breakdown(state: XarchSession, target: str) -> str:
     return ", ".join(f"{count} {level}" for level, count in sorted(levels.items())) or "-"
 
 
-def _columns(state: XarchSession) -> list[str]:
+def _columns(state: SessionState) -> list[str]:
     """The outcome columns: pytest's usual four, then any other category that occurred."""
     extra = sorted({
         category for record in state.records.values() for category in record.categories
@@ -54,7 +54,7 @@ def _columns(state: XarchSession) -> list[str]:
     return [*OUTCOMES, *extra]
 
 
-def matrix_rows(state: XarchSession) -> list[tuple[str, ...]]:
+def matrix_rows(state: SessionState) -> list[tuple[str, ...]]:
     """Header and one row per target: runner, outcome counts, fidelity obtained."""
     columns = _columns(state)
     rows: list[tuple[str, ...]] = [("target", "runner", *columns, "fidelity obtained")]
@@ -70,7 +70,7 @@ def matrix_rows(state: XarchSession) -> list[tuple[str, ...]]:
     return rows
 
 
-def write_terminal_summary(state: XarchSession, terminal: Any) -> None:
+def write_terminal_summary(state: SessionState, terminal: Any) -> None:
     """The `xarch fidelity matrix` section of the terminal summary."""
     if not state.records and not state.deselected:
         return
@@ -111,7 +111,7 @@ def write_terminal_summary(state: XarchSession, terminal: Any) -> None:
             terminal.write_line(f"  {record.nodeid}: {record.fidelity}", red=True)
 
 
-def json_report(state: XarchSession) -> dict[str, Any]:
+def json_report(state: SessionState) -> dict[str, Any]:
     """The --xarch-report document: one record per test and one per target."""
     targets = []
     for target in state.targets:
@@ -135,7 +135,7 @@ def json_report(state: XarchSession) -> dict[str, Any]:
     }
 
 
-def write_json_report(state: XarchSession, path: str) -> None:
+def write_json_report(state: SessionState, path: str) -> None:
     """Write the JSON report atomically (never a half-written file)."""
     write_atomic(Path(path), json.dumps(json_report(state), indent=2) + "\n")
 

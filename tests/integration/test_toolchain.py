@@ -74,7 +74,7 @@ exec aarch64-linux-gnu-gcc "$@"
 
 BUILD_SCRIPT = """
 import sys
-from pytest_xarch.config import load_settings
+from pytest_xarch.settings import load_settings
 from pytest_xarch.toolchain import build
 settings = load_settings()
 print(build(settings.resolve("slow"), ["prog.c"], cache_dir=sys.argv[1]))
@@ -230,7 +230,7 @@ def _wait_for_compile(project: Path, timeout: float = 60) -> psutil.Process:
 def test_a_killed_compiler_leaves_no_artifact(tmp_path: Path) -> None:
     project = _slow_project(tmp_path, delay=60)
     cache = tmp_path / "cache"
-    from pytest_xarch.config import load_settings
+    from pytest_xarch.settings import load_settings
 
     target = load_settings(project).resolve("slow")
     caught: list[BaseException] = []

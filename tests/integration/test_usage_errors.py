@@ -55,7 +55,7 @@ def test_a_configuration_that_is_a_directory(
 
 def test_an_empty_target_list(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(xarch_target): pass")
-    _usage_error(pytester.runpytest("--xarch=,"), "--xarch=',' names no target*")
+    _usage_error(pytester.runpytest("--xarch=,"), "--xarch=',': expected target names*")
 
 
 @pytest.mark.parametrize("where", ["file", "command line"])

@@ -18,7 +18,7 @@ from pytest_xarch.collect.gotest import GoTest, parse_verbose
 from pytest_xarch.collect.gtest import GoogleTest, parse_console, parse_xml
 from pytest_xarch.collect.identify import matches_patterns
 from pytest_xarch.collect.listing import cached_listing
-from pytest_xarch.collect.options import CollectOptions, from_table
+from pytest_xarch.collect.options import CollectOptions
 from pytest_xarch.collect.rust import RustTest
 from pytest_xarch.errors import ConfigError
 from pytest_xarch.fidelity import Fidelity
@@ -325,19 +325,26 @@ def test_listing_cache_stores_atomically(tmp_path: Path) -> None:
     assert len(calls) == 2
 
 
-def test_options_from_table_and_errors(tmp_path: Path) -> None:
-    source = tmp_path / "xarch.toml"
-    options = from_table({"patterns": ["*_check"], "isolate": ["flaky_*"], "case_timeout": 3,
-                          "workdir": {"go/*.test": "src"}}, source, CollectOptions())
+def test_options_come_from_the_settings_with_workdirs_relative_to_the_file(
+    tmp_path: Path,
+) -> None:
+    from pytest_xarch.collect.options import options_from
+    from pytest_xarch.settings import load_settings
+
+    (tmp_path / "xarch.toml").write_text(
+        "[collect]\npatterns = [\"*_check\"]\nisolate = [\"flaky_*\"]\ncase_timeout = 3\n"
+        "[collect.workdir]\n\"go/*.test\" = \"src/go\"\n")
+    options = options_from(load_settings(tmp_path, environ={}))
     assert options.patterns == ("*_check",)
-    assert options.isolated(Path("b/flaky_test")) and not options.isolated(Path("b/ok_test"))
+    assert options.isolated(Path("flaky_one")) and not options.isolated(Path("steady"))
     assert options.case_timeout == 3.0
-    assert options.workdir(Path("/x/go/a.test")) == (tmp_path / "src").resolve()
-    assert options.workdir(Path("/x/other_test")) == Path("/x")
-    with pytest.raises(ConfigError, match="unknown key 'patern'"):
-        from_table({"patern": []}, source, CollectOptions())
-    with pytest.raises(ConfigError, match="'case_timeout' = -1 is invalid"):
-        from_table({"case_timeout": -1}, source, CollectOptions())
+    assert options.workdir(tmp_path / "go" / "x.test") == (tmp_path / "src" / "go").resolve()
+    with pytest.raises(ConfigError, match=r"unknown key 'collect.patern' \(known keys: "):
+        (tmp_path / "xarch.toml").write_text("[collect]\npatern = []\n")
+        load_settings(tmp_path, environ={})
+    with pytest.raises(ConfigError, match=r"'collect.case_timeout' = -1 is invalid"):
+        (tmp_path / "xarch.toml").write_text("[collect]\ncase_timeout = -1\n")
+        load_settings(tmp_path, environ={})
 
 
 def test_name_patterns() -> None:

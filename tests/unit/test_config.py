@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from pytest_xarch.config import (
+from pytest_xarch.errors import ConfigError
+from pytest_xarch.settings import (
     DEFAULT_EMULATION_FACTOR,
     DEFAULT_TIMEOUT,
     find_config_file,
     load_settings,
     split_targets,
 )
-from pytest_xarch.errors import ConfigError
 
 PYPROJECT = """\
 [project]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pytest_xarch.config import Settings
-from pytest_xarch.session import PROP_FIDELITY, PROP_TARGET, XarchSession
+from pytest_xarch.settings import Settings
+from pytest_xarch.state import PROP_FIDELITY, PROP_TARGET, SessionState
 from pytest_xarch.targets import resolve_target
 
 PROPS = {PROP_TARGET: "aarch64", PROP_FIDELITY: "emulated"}
 
 
-def _session() -> XarchSession:
-    return XarchSession(settings=Settings(), targets=[resolve_target("aarch64")])
+def _session() -> SessionState:
+    return SessionState(settings=Settings(), targets=[resolve_target("aarch64")])
 
 
 def test_a_test_that_only_got_through_setup_is_interrupted_not_passed() -> None:

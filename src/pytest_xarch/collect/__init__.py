@@ -13,41 +13,26 @@ from typing import TYPE_CHECKING, Optional
 
 import pytest
 
-from ..config import parse_timeout
 from ..errors import XarchError
-from .options import CollectOptions, load_options
+from .options import CollectOptions, options_from
 
 if TYPE_CHECKING:
-    from ..session import XarchSession
+    from ..state import SessionState
 
 __all__ = ["OPTIONS", "collect_file", "options_for"]
 
 OPTIONS = pytest.StashKey[CollectOptions]()
 
 
-def _ini_seconds(config: pytest.Config, name: str) -> Optional[float]:
-    return parse_timeout(str(config.getini(name)), f"ini option {name}")
-
-
-def options_for(config: pytest.Config, state: XarchSession) -> CollectOptions:
-    """The collector options of this session (read once)."""
+def options_for(config: pytest.Config, state: SessionState) -> CollectOptions:
+    """The collector options of this session (made once)."""
     if OPTIONS not in config.stash:
-        try:
-            ini = {
-                "patterns": config.getini("xarch_binary_patterns"),
-                "isolate": config.getini("xarch_isolate"),
-                "case_timeout": _ini_seconds(config, "xarch_case_timeout"),
-                "binary_timeout": _ini_seconds(config, "xarch_binary_timeout"),
-            }
-            flag = bool(config.getoption("xarch_isolate", default=False))
-            config.stash[OPTIONS] = load_options(state.settings.source, ini=ini, isolate_flag=flag)
-        except XarchError as error:
-            raise pytest.UsageError(str(error)) from None
+        config.stash[OPTIONS] = options_from(state.settings)
     return config.stash[OPTIONS]
 
 
 def collect_file(
-    file_path: Path, parent: pytest.Collector, state: XarchSession
+    file_path: Path, parent: pytest.Collector, state: SessionState
 ) -> Optional[pytest.Collector]:
     """A collector for `file_path` when it is a test executable for a selected target."""
     from .ctest import CTEST_FILE, CTestTree, in_ctest_tree, is_ctest_root
@@ -67,7 +52,7 @@ def collect_file(
     return _binary(file_path, parent, state, options)
 
 
-def _binary(file_path: Path, parent: pytest.Collector, state: XarchSession,
+def _binary(file_path: Path, parent: pytest.Collector, state: SessionState,
             options: CollectOptions) -> Optional[pytest.Collector]:
     from ..elf import read_facts
     from .identify import identify, matching_targets

@@ -32,7 +32,7 @@ from .options import CollectOptions
 
 if TYPE_CHECKING:
     from ..elf import ElfFacts
-    from ..session import XarchSession
+    from ..state import SessionState
 
 CTEST_FILE = "CTestTestfile.cmake"
 _LIST_TIMEOUT = 120.0
@@ -157,7 +157,7 @@ def evaluate(case: CTestCase, result: RunResult) -> tuple[str, str]:
 class CTestTree(pytest.File):
     """A CMake build tree's CTestTestfile.cmake: the tests ctest knows, per target."""
 
-    def __init__(self, *, state: XarchSession, options: CollectOptions, **kwargs: Any) -> None:
+    def __init__(self, *, state: SessionState, options: CollectOptions, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.state = state
         self.options = options
@@ -211,7 +211,7 @@ class CTestItem(PlainFailureItem):
     """One ctest test for one target."""
 
     def __init__(self, *, case: CTestCase, target: Target, on_target: bool,
-                 state: XarchSession, options: CollectOptions, **kwargs: Any) -> None:
+                 state: SessionState, options: CollectOptions, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
         self.state = state
@@ -231,7 +231,7 @@ class CTestItem(PlainFailureItem):
         if outcome == "failed":
             raise CaseFailure(f"{message}\n{result.explain()}")
 
-    def _run(self, state: XarchSession) -> RunResult:
+    def _run(self, state: SessionState) -> RunResult:
         target = self.xarch_target
         try:
             runner = state.runner(target)

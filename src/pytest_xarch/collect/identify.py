@@ -18,8 +18,6 @@ from ..elf import ElfFacts
 from ..targets import ELF_MAGIC, Target, uses_musl
 from .base import Framework
 
-DEFAULT_PATTERNS = ("test_*", "*_test", "*_tests", "*_unittest", "*_unittests", "*.test")
-
 # framework -> (any of these bytes, and also any of these when given): the one place that
 # knows how each framework's binaries look.
 _NEEDLES: tuple[tuple[str, tuple[bytes, ...], tuple[bytes, ...]], ...] = (

@@ -24,7 +24,7 @@ from .options import CollectOptions
 
 if TYPE_CHECKING:
     from ..elf import ElfFacts
-    from ..session import XarchSession
+    from ..state import SessionState
 
 ISOLATE_MARKER = "xarch_isolate"
 
@@ -99,7 +99,7 @@ def scheduled_items(item: pytest.Item) -> Sequence[pytest.Item]:
 class BinaryFile(pytest.File):
     """A test executable, collected for every selected target it is built for."""
 
-    def __init__(self, *, kind: str, targets: list[Target], state: XarchSession,
+    def __init__(self, *, kind: str, targets: list[Target], state: SessionState,
                  options: CollectOptions, facts: ElfFacts, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kind = kind

@@ -1,4 +1,4 @@
-"""Collector settings: command line > `[tool.pytest_xarch.collect]` > ini options > defaults.
+"""Collector settings, as the collectors use them (read and validated by `settings`).
 
 ```toml
 [tool.pytest_xarch.collect]
@@ -14,22 +14,14 @@ ctest = true                           # CMake build trees are collected through
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Optional, Union
 
-from ..config import TIMEOUT_EXPECTED, is_timeout, read_config_file
-from ..errors import ConfigError
-from .identify import DEFAULT_PATTERNS, matches_patterns
+from ..settings import KEYS_BY_NAME, Settings
+from .identify import matches_patterns
 
-_KEYS = {
-    "patterns": "a list of file name globs, e.g. [\"*_test\", \"*.test\"]",
-    "isolate": "true, false or a list of binary globs",
-    "case_timeout": TIMEOUT_EXPECTED,
-    "binary_timeout": TIMEOUT_EXPECTED,
-    "ctest": "true or false",
-    "workdir": "a table of binary glob = directory",
-}
+DEFAULT_PATTERNS: tuple[str, ...] = KEYS_BY_NAME[("collect", "patterns")].default
 
 
 @dataclass
@@ -57,64 +49,14 @@ class CollectOptions:
         return binary.parent
 
 
-def _valid(key: str, value: Any) -> bool:
-    if key == "patterns":
-        return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
-    if key == "isolate":
-        return isinstance(value, bool) or (
-            isinstance(value, list) and all(isinstance(v, str) for v in value))
-    if key in ("case_timeout", "binary_timeout"):
-        return is_timeout(value)
-    if key == "ctest":
-        return isinstance(value, bool)
-    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-
-
-def from_table(table: dict[str, Any], source: Path, base: CollectOptions) -> CollectOptions:
-    """`base` adjusted by a `collect` table read from `source` (validated)."""
-    where = f"{source}: [tool.pytest_xarch.collect]" if source.name == "pyproject.toml" else (
-        f"{source}: [collect]")
-    for key, value in table.items():
-        if key not in _KEYS:
-            raise ConfigError(f"{where}: unknown key '{key}' (known keys: {', '.join(_KEYS)})")
-        if not _valid(key, value):
-            raise ConfigError(f"{where}: '{key}' = {value!r} is invalid: expected {_KEYS[key]}")
-    options = replace(base, workdirs=list(base.workdirs))  # appended to below, not shared
-    if "patterns" in table:
-        options.patterns = tuple(table["patterns"])
-    if "isolate" in table:
-        value = table["isolate"]
-        options.isolate = value if isinstance(value, bool) else tuple(value)
-    for key in ("case_timeout", "binary_timeout"):
-        if key in table:
-            setattr(options, key, float(table[key]))
-    if "ctest" in table:
-        options.ctest = table["ctest"]
-    for pattern, directory in table.get("workdir", {}).items():
-        options.workdirs.append((pattern, (source.parent / directory).resolve()))
-    return options
-
-
-def load_options(
-    source: Optional[Path],
-    *,
-    ini: Optional[dict[str, Any]] = None,
-    isolate_flag: bool = False,
-) -> CollectOptions:
-    """Options from ini values (lowest), the configuration file, then the command line."""
-    options = CollectOptions()
-    ini = ini or {}
-    if ini.get("patterns"):
-        options.patterns = tuple(ini["patterns"])
-    if ini.get("isolate"):
-        options.isolate = True
-    for key in ("case_timeout", "binary_timeout"):
-        if ini.get(key) is not None:
-            setattr(options, key, ini[key])
-    if source is not None:
-        table = read_config_file(source).get("collect")
-        if table:
-            options = from_table(table, source, options)
-    if isolate_flag:
-        options.isolate = True
-    return options
+def options_from(settings: Settings) -> CollectOptions:
+    """The collector options of `settings` (validated, with precedence, by the settings)."""
+    isolate = settings.isolate
+    return CollectOptions(
+        patterns=tuple(settings.patterns),
+        isolate=isolate if isinstance(isolate, bool) else tuple(isolate),
+        case_timeout=settings.case_timeout,
+        binary_timeout=settings.binary_timeout,
+        ctest=settings.ctest,
+        workdirs=list(settings.workdirs),
+    )

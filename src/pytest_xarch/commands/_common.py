@@ -17,7 +17,7 @@ def error(message: str) -> None:
 
 def timeout_is_valid(timeout: Optional[float]) -> bool:
     """True for no --timeout or a usable one; otherwise print the error and return False."""
-    from ..config import TIMEOUT_EXPECTED, is_timeout
+    from ..settings import TIMEOUT_EXPECTED, is_timeout
 
     if timeout is None or is_timeout(timeout):
         return True

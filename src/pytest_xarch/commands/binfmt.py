@@ -126,7 +126,7 @@ def _remove(args: argparse.Namespace, targets: list[Any]) -> int:
 
 def main(args: argparse.Namespace) -> int:
     """Dispatch to status, install or remove."""
-    from ..config import load_settings
+    from ..settings import load_settings
 
     if args.force and args.action != "install":
         print("xarch: error: --force only applies to install", file=sys.stderr)

@@ -24,7 +24,7 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..canary import run_canary
-    from ..config import load_settings
+    from ..settings import load_settings
     from ..toolchain import default_cache_dir
     from ._common import EXIT_USAGE, timeout_is_valid
 

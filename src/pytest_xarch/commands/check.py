@@ -13,7 +13,7 @@ def _target_setting(key: str, convert: Callable[[str], Any]) -> Callable[[str], 
     """An argparse type accepting what `key` accepts in a [target.<name>] table."""
 
     def parse(text: str) -> Any:
-        from ..config import TARGET_KEYS
+        from ..settings import TARGET_KEYS
 
         valid, expected = TARGET_KEYS[key]
         try:
@@ -71,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
     import sys
 
     from ..checks import ERROR, check_file, format_finding
-    from ..config import load_settings
+    from ..settings import load_settings
     from ..sysroot import find_sysroot
 
     settings = load_settings()

@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run the program; PROG's exit status, 128+N for signal N, 124 on timeout."""
     from .. import containment
-    from ..config import load_settings
     from ..runners import RunResult, run
+    from ..settings import load_settings
 
     program = list(args.program)
     if program and program[0] == "--":

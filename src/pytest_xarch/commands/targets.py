@@ -82,8 +82,8 @@ def target_readiness(target: Any, containment: str = "") -> dict[str, Any]:
 def main(args: argparse.Namespace) -> int:
     """Print the readiness table (or JSON)."""
     from .. import containment
-    from ..config import load_settings
     from ..errors import XarchError
+    from ..settings import load_settings
 
     settings = load_settings()
     try:

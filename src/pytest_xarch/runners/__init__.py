@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Optional, Union
 
 from .. import containment
-from ..config import DEFAULT_EMULATION_FACTOR, DEFAULT_TIMEOUT, check_timeout
 from ..errors import SetupError
 from ..fidelity import Fidelity
 from ..process import DEFAULT_OUTPUT_LIMIT, StdinData, execute
+from ..settings import DEFAULT_EMULATION_FACTOR, DEFAULT_TIMEOUT, check_timeout
 from ..targets import ELF_MAGIC, Target, host_executes, host_target, resolve_target
 from .base import Runner, RunResult, host_environment, signal_name
 from .native import NativeRunner

@@ -1,8 +1,8 @@
-"""State of one xarch test session, free of pytest: selection, runners, records.
+"""The state of one xarch test session, free of pytest: targets, runners, records.
 
-The plugin keeps one `XarchSession` in `config.stash`. It knows the selected
-targets (after configuration, environment and command line), the runner of
-each target, the restriction markers' meaning, and what every test obtained.
+The plugin keeps one `SessionState` in `config.stash`. It knows the selected
+targets (after the settings' precedence), the runner of each target, and what
+every test obtained.
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .config import RUNNER_EXPECTED, Settings, is_runner, split_targets
 from .errors import ConfigError, XarchError
 from .fidelity import Fidelity
 from .runners import Runner, RunResult, runner_for
+from .settings import RUNNER_EXPECTED, Settings, is_runner
 from .targets import Target, host_target
-
-XARCH_MARKER_SIGNATURE = '@pytest.mark.xarch(*targets: str, skip=["<target>", ...])'
-HARDWARE_MARKER_SIGNATURE = '@pytest.mark.hardware_only(reason="<why it needs real silicon>")'
 
 # user_properties written on every xarch test report.
 PROP_TARGET = "xarch_target"
@@ -48,22 +45,9 @@ def parse_runner_overrides(values: Iterable[str]) -> dict[str, str]:
     return overrides
 
 
-def select_targets(
-    settings: Settings,
-    requested: Optional[str],
-    runner_overrides: Mapping[str, str] = {},
-) -> list[Target]:
-    """The session's targets in the order given, duplicates (after resolution) removed.
-
-    `requested` is the --xarch value; without it the configured targets, and
-    without those the host's own target.
-    """
-    if requested is not None and not split_targets(requested):
-        raise ConfigError(f"--xarch={requested!r} names no target: give target names, "
-                          "e.g. --xarch=aarch64,armv7")
-    names = split_targets(requested) if requested else list(settings.targets)
-    if not names:
-        names = [host_target().name]
+def select_targets(settings: Settings, runner_overrides: Mapping[str, str] = {}) -> list[Target]:
+    """The session's targets in the order given (the host's when none is), duplicates dropped."""
+    names = list(settings.targets) or [host_target().name]
     overrides = {settings.resolve(name).name: url for name, url in runner_overrides.items()}
     selected: dict[str, Target] = {}
     for name in names:
@@ -72,74 +56,6 @@ def select_targets(
             target = dataclasses.replace(target, runner=overrides[target.name])
         selected.setdefault(target.name, target)
     return list(selected.values())
-
-
-@dataclass(frozen=True)
-class Restriction:
-    """What `@pytest.mark.xarch(...)` markers allow: an optional whitelist and a skip list."""
-
-    only: Optional[frozenset[str]] = None
-    skip: frozenset[str] = frozenset()
-
-    def allows(self, target: Target) -> bool:
-        """Whether `target` survives the restriction."""
-        if self.only is not None and target.name not in self.only:
-            return False
-        return target.name not in self.skip
-
-
-def parse_xarch_markers(
-    markers: Iterable[tuple[Sequence[Any], Mapping[str, Any]]], settings: Settings
-) -> Restriction:
-    """Combine `xarch` markers (args, kwargs): targets intersect, skips accumulate.
-
-    Raises ValueError with a message quoting the marker's signature on bad arguments.
-    """
-    only: Optional[set[str]] = None
-    skip: set[str] = set()
-    for args, kwargs in markers:
-        unknown = set(kwargs) - {"skip"}
-        if unknown:
-            raise ValueError(
-                f"unexpected argument(s) {', '.join(sorted(unknown))}; "
-                f"use {XARCH_MARKER_SIGNATURE}"
-            )
-        names = _marker_names(args, "targets")
-        skip_arg = kwargs.get("skip", ())
-        if isinstance(skip_arg, str):
-            skip_arg = (skip_arg,)
-        if not isinstance(skip_arg, (list, tuple, set, frozenset)):
-            raise ValueError(f"skip must be a target name or a list of them, got {skip_arg!r}; "
-                             f"use {XARCH_MARKER_SIGNATURE}")
-        skip |= {_resolve_marker_target(n, settings)
-                 for n in _marker_names(list(skip_arg), "skip")}
-        if names:
-            resolved = {_resolve_marker_target(n, settings) for n in names}
-            only = resolved if only is None else only & resolved
-    return Restriction(frozenset(only) if only is not None else None, frozenset(skip))
-
-
-def _marker_names(values: Sequence[Any], what: str) -> list[str]:
-    if not all(isinstance(value, str) for value in values):
-        raise ValueError(f"{what} must be target names (strings); use {XARCH_MARKER_SIGNATURE}")
-    return list(values)
-
-
-def _resolve_marker_target(name: str, settings: Settings) -> str:
-    try:
-        return settings.resolve(name).name
-    except XarchError as error:
-        raise ValueError(f"{error} (in {XARCH_MARKER_SIGNATURE})") from None
-
-
-def parse_hardware_only(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
-    """The reason of a `hardware_only` marker; ValueError quoting the signature if malformed."""
-    if set(kwargs) - {"reason"} or len(args) > 1 or (args and "reason" in kwargs):
-        raise ValueError(f"bad arguments; use {HARDWARE_MARKER_SIGNATURE}")
-    reason = args[0] if args else kwargs.get("reason", "")
-    if not isinstance(reason, str):
-        raise ValueError(f"reason must be a string; use {HARDWARE_MARKER_SIGNATURE}")
-    return reason
 
 
 # pytest's result categories, worst first: a test's outcome is the worst of its reports'.
@@ -187,12 +103,11 @@ class Deselection:
 
 
 @dataclass
-class XarchSession:
+class SessionState:
     """The selected targets, their runners, and the records of the tests run."""
 
     settings: Settings
     targets: list[Target]
-    min_fidelity: Optional[Fidelity] = None
     report_path: Optional[str] = None
     records: dict[str, TestRecord] = field(default_factory=dict)
     deselected: list[Deselection] = field(default_factory=list)
@@ -263,6 +178,11 @@ class XarchSession:
         record.unproven = props.get(PROP_UNPROVEN, record.unproven)
         if category:
             record.add(category)
+
+    @property
+    def min_fidelity(self) -> Optional[Fidelity]:
+        """The level below which the session fails (--xarch-min-fidelity), if any."""
+        return self.settings.min_fidelity
 
     def below_min_fidelity(self) -> list[TestRecord]:
         """Tests obtained below --xarch-min-fidelity (hardware_only skips included)."""

@@ -1,0 +1,31 @@
+"""The pytest plugin (entry point `pytest11: xarch`), split by role.
+
+`options` declares and reads the options (from the settings schema), `markers`
+parametrizes and gates tests, `recorder` keeps what every test obtained,
+`fixtures` are the user-facing fixtures, `hooks` wires them to pytest. Below it
+is a library that never imports pytest.
+"""
+
+from __future__ import annotations
+
+from .fixtures import xarch_build, xarch_check, xarch_run, xarch_runner, xarch_target
+from .hooks import (
+    pytest_addoption,
+    pytest_collect_file,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_generate_tests,
+    pytest_report_header,
+    pytest_report_teststatus,
+    pytest_runtest_makereport,
+    pytest_runtest_setup,
+    pytest_unconfigure,
+)
+
+__all__ = [
+    "pytest_addoption", "pytest_collect_file", "pytest_collection_modifyitems",
+    "pytest_configure", "pytest_generate_tests", "pytest_report_header",
+    "pytest_report_teststatus", "pytest_runtest_makereport", "pytest_runtest_setup",
+    "pytest_unconfigure", "xarch_build", "xarch_check", "xarch_run", "xarch_runner",
+    "xarch_target",
+]
