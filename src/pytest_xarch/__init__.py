@@ -16,26 +16,26 @@ from .errors import ConfigError, SetupError, UnknownTargetError, XarchError
 from .fidelity import Fidelity
 
 if TYPE_CHECKING:
+    from .api import check, resolve_target, run, runner_for
     from .checks import Finding
-    from .checks import check_file as check
-    from .runners import RunResult, run, runner_for
+    from .runners import RunResult
     from .settings import Settings, load_settings
-    from .targets import Target, builtin_registry, host_target, resolve_target
+    from .targets import Target, builtin_registry, host_target
 
 # Imported on first use (PEP 562), so that `xarch run` and the pytest plugin load
 # only the modules they need: the ELF reader alone costs tens of milliseconds.
 _LAZY = {
     "Finding": ("checks", "Finding"),
-    "check": ("checks", "check_file"),
+    "check": ("api", "check"),
     "Settings": ("settings", "Settings"),
     "load_settings": ("settings", "load_settings"),
     "RunResult": ("runners", "RunResult"),
-    "run": ("runners", "run"),
-    "runner_for": ("runners", "runner_for"),
+    "run": ("api", "run"),
+    "runner_for": ("api", "runner_for"),
     "Target": ("targets", "Target"),
     "builtin_registry": ("targets", "builtin_registry"),
     "host_target": ("targets", "host_target"),
-    "resolve_target": ("targets", "resolve_target"),
+    "resolve_target": ("api", "resolve_target"),
 }
 
 

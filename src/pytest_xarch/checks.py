@@ -37,7 +37,6 @@ from .targets import (
     builtin_registry,
     host_target,
     libc_counterpart,
-    resolve_target,
     uses_musl,
 )
 
@@ -102,7 +101,7 @@ def assert_no_errors(findings: Sequence[Finding]) -> None:
 
 def check_file(
     path: Union[str, os.PathLike[str]],
-    target: Union[Target, str],
+    target: Target,
     *,
     sysroot: Union[str, os.PathLike[str], None] = None,
     glibc: Optional[str] = None,
@@ -117,7 +116,6 @@ def check_file(
     LD_LIBRARY_PATH. Raises SetupError only when `path` cannot be opened or the
     given sysroot is not a directory; problems of the file itself are findings.
     """
-    target = resolve_target(target)
     name = os.fspath(path)
     try:
         facts = read_facts(path)

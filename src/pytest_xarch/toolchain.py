@@ -37,7 +37,7 @@ from .errors import SetupError, XarchError
 from .files import append_line, copy_atomic, make_temp_dir, sha256_of, write_atomic
 from .process import run_tool
 from .sysroot import find_sysroot
-from .targets import Target, host_executes, host_target, resolve_target
+from .targets import Target, host_executes, host_target
 
 __all__ = [
     "BuildError",
@@ -103,12 +103,11 @@ def _check_lang(lang: str) -> str:
     return normalized
 
 
-def find_compiler(target: Target | str, lang: str = "c") -> Compiler:
+def find_compiler(target: Target, lang: str = "c") -> Compiler:
     """The compiler that builds `lang` ("c" or "c++") for `target` on this host.
 
     Cached per process (and per PATH). Raises SetupError naming what to install.
     """
-    target = resolve_target(target)
     return _find_compiler(target, _check_lang(lang), os.environ.get("PATH", ""))
 
 
@@ -265,7 +264,7 @@ def build_key(
 
 
 def build(
-    target: Target | str,
+    target: Target,
     sources: SourceArg,
     *,
     output: Optional[PathArg] = None,
@@ -285,7 +284,6 @@ def build(
     """
     from filelock import FileLock, Timeout
 
-    target = resolve_target(target)
     paths = _as_paths(sources)
     lang = _check_lang(lang)
     if lang == "c" and any(path.suffix in _CXX_SUFFIXES for path in paths):

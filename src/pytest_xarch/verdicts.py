@@ -59,3 +59,19 @@ def remember_clean(entry: Optional[Path]) -> None:
     """Record a clean verdict (never an error if the cache cannot be written)."""
     if entry is not None:
         store_text(entry, "")
+
+
+def precheck(program: str, target: Target, sysroot: Optional[Path],
+             env: Mapping[str, str]) -> None:
+    """The static check before a run (`runners.PreCheck`): SetupError on error findings,
+    nothing when the program was checked clean before.
+
+    LD_LIBRARY_PATH in `env` (the run's and the target's) counts as the loader's.
+    """
+    entry = clean_verdict_entry(program, target, sysroot, env)
+    if known_clean(entry):
+        return
+    from .checks import check_before_run
+
+    check_before_run(program, target, sysroot=sysroot, env=env)
+    remember_clean(entry)

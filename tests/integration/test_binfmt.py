@@ -21,11 +21,10 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from pytest_xarch import binfmt_misc
+from pytest_xarch import binfmt_misc, run
 from pytest_xarch.errors import SetupError
 from pytest_xarch.fidelity import Fidelity
 from pytest_xarch.process import execute
-from pytest_xarch.runners import run
 from pytest_xarch.runners.binfmt import BinfmtRunner
 from pytest_xarch.targets import Target, binfmt_magic, binfmt_mask, resolve_target
 

@@ -57,7 +57,7 @@ def test_canary_on_a_musl_target_built_with_zig_is_static(shared_cache: Path) ->
     if not zig_available():
         missing("ziglang is not installed (pip install 'pytest-xarch[zig]')")
     require_tool("qemu-aarch64", "qemu-user")
-    result = run_canary("aarch64-musl", cache_dir=shared_cache, cxx=False)
+    result = run_canary(resolve_target("aarch64-musl"), cache_dir=shared_cache, cxx=False)
     assert result.ok, result.explain()
     assert result.static and [p.name for p in result.probes] == C_PROBES
 

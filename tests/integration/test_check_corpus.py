@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_xarch.checks import Finding, check_file
+from pytest_xarch import check as check_file
+from pytest_xarch.checks import Finding
 from pytest_xarch.elf import read_facts
 from pytest_xarch.targets import builtin_registry, resolve_target
 from tests.support.build import CrossBuilder

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from pytest_xarch import run
 from pytest_xarch.cli import main
 from pytest_xarch.errors import SetupError
-from pytest_xarch.runners import run
 from pytest_xarch.targets import resolve_target
 from tests.support.build import CrossBuilder
 from tests.support.tools import require_tool

@@ -61,7 +61,7 @@ def lse_program(shared_cache: Path, tmp_path_factory: pytest.TempPathFactory) ->
     require_tool("qemu-aarch64", "qemu-user")
     source = tmp_path_factory.mktemp("lse") / "lse.c"
     source.write_text(LSE)
-    program = build("aarch64", [source], cflags=["-O1", "-march=armv8.2-a",
+    program = build(resolve_target("aarch64"), [source], cflags=["-O1", "-march=armv8.2-a",
                                                   "-mno-outline-atomics"], cache_dir=shared_cache)
     disassembly = run_tool(["aarch64-linux-gnu-objdump", "-d", str(program)]).stdout
     assert "ldaddal" in disassembly  # the test means something only if LSE is really used
@@ -94,7 +94,8 @@ def avx2_program(shared_cache: Path, tmp_path_factory: pytest.TempPathFactory) -
     require_tool("qemu-x86_64", "qemu-user")
     source = tmp_path_factory.mktemp("avx2") / "avx2.c"
     source.write_text(AVX2)
-    return build("x86_64", [source], cflags=["-O1", "-mavx2"], cache_dir=shared_cache)
+    return build(resolve_target("x86_64"), [source], cflags=["-O1", "-mavx2"],
+                 cache_dir=shared_cache)
 
 
 def test_avx2_dies_with_sigill_on_the_x86_64_baseline_profile(avx2_program: Path) -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from pytest_xarch import run, runner_for
 from pytest_xarch.errors import SetupError
 from pytest_xarch.fidelity import Fidelity
-from pytest_xarch.runners import run, runner_for
 from pytest_xarch.runners.ssh import SshRunner, close_all
 from pytest_xarch.targets import Target, host_target, resolve_target
 
@@ -178,6 +178,15 @@ def test_environment_reaches_the_device(device: Target, runner: SshRunner, probe
         f"XARCH_TEST_VALUE={env['XARCH_TEST_VALUE']}\nEMPTY=\n"
         f"XARCH_TARGET={device.name}\nXARCH_FIDELITY=hardware\n"
     )
+
+
+def test_a_value_equal_to_ours_still_reaches_the_device(
+    device: Target, runner: SshRunner, probe: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROBE_SAME_VALUE", "UTC")  # ours too; the device has its own env
+    result = run(device, [str(probe), "env", "PROBE_SAME_VALUE"], env={"PROBE_SAME_VALUE": "UTC"},
+                 runner=runner)
+    assert result.stdout == "PROBE_SAME_VALUE=UTC\n", result.explain()
 
 
 def test_working_directory_is_a_device_path(

@@ -139,12 +139,12 @@ def zig_musl_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("zig")
     source = _source(folder, "hello.c", HELLO_C)
     cache = tmp_path_factory.getbasetemp().parent / "xarch-build-cache"
-    return build("aarch64-musl", [source], cflags=["-O1"], cache_dir=cache)
+    return build(resolve_target("aarch64-musl"), [source], cflags=["-O1"], cache_dir=cache)
 
 
 def test_zig_builds_a_static_musl_binary_that_runs(zig_musl_program: Path) -> None:
     require_tool("qemu-aarch64", "qemu-user")
-    assert find_compiler("aarch64-musl").kind == "zig"
+    assert find_compiler(resolve_target("aarch64-musl")).kind == "zig"
     assert read_interp(zig_musl_program) is None  # static: no musl sysroot needed
     result = run("aarch64-musl", [str(zig_musl_program)])
     assert result.ok, result.explain()

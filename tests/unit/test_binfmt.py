@@ -10,7 +10,7 @@ import pytest
 from pytest_xarch import binfmt_misc
 from pytest_xarch.binfmt_misc import Handler, parse_entry, registration
 from pytest_xarch.errors import SetupError
-from pytest_xarch.runners import runner_for
+from pytest_xarch.runners import GuestEnvironment, runner_for
 from pytest_xarch.runners.binfmt import BinfmtRunner
 from pytest_xarch.targets import binfmt_magic, binfmt_mask, builtin_registry, resolve_target
 
@@ -135,7 +135,8 @@ def test_binfmt_runner_passes_cpu_and_sysroot_in_the_environment(tmp_path: Path)
     sysroot = tmp_path / "root"
     sysroot.mkdir()
     runner = BinfmtRunner(resolve_target("aarch64"), cpu="cortex-a72", sysroot=str(sysroot))
-    host = runner.command("/bin/prog", ["a b"], {"KEEP": "1"}, str(tmp_path))
+    host = runner.command("/bin/prog", ["a b"], GuestEnvironment({}, {"KEEP": "1"}),
+                          str(tmp_path))
     argv, env = host.argv, host.env
     assert argv == ["/bin/prog", "a b"]
     assert env["QEMU_CPU"] == "cortex-a72"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from pytest_xarch import check
+from pytest_xarch import check as check_file  # names through the settings, as users call it
 from pytest_xarch.checks import (
     CODES,
     Finding,
     assert_no_errors,
     check_before_run,
-    check_file,
     errors,
     format_finding,
 )

@@ -11,14 +11,15 @@ import pytest
 from pytest_xarch.errors import SetupError
 from pytest_xarch.fidelity import Fidelity
 from pytest_xarch.runners import (
+    GuestEnvironment,
     NativeRunner,
     QemuRunner,
     RunResult,
     guest_environment,
+    host_environment,
     runner_for,
     runner_kind,
 )
-from pytest_xarch.runners.base import host_environment
 from pytest_xarch.targets import resolve_target
 
 FAKE_QEMU = "/opt/fake/bin/qemu-aarch64"
@@ -38,7 +39,7 @@ def _option(argv: list[str], flag: str) -> list[str]:
 
 
 def test_qemu_command_pins_the_baseline_cpu_not_max(tmp_path: Path) -> None:
-    argv = _qemu().command("/w/prog", ["a", "b c"], {}, str(tmp_path)).argv
+    argv = _qemu().command("/w/prog", ["a", "b c"], GuestEnvironment({}, {}), str(tmp_path)).argv
     assert argv[0] == FAKE_QEMU
     assert _option(argv, "-cpu") == ["cortex-a53"]
     assert "max" not in argv
@@ -52,24 +53,24 @@ def test_qemu_command_pins_the_baseline_cpu_not_max(tmp_path: Path) -> None:
      ("s390x", "qemu"), ("i686", "pentium3"), ("x86_64", "qemu64")],
 )
 def test_every_target_gets_its_baseline_cpu(tmp_path: Path, target: str, cpu: str) -> None:
-    argv = _qemu(target).command("/w/prog", [], {}, str(tmp_path)).argv
+    argv = _qemu(target).command("/w/prog", [], GuestEnvironment({}, {}), str(tmp_path)).argv
     assert _option(argv, "-cpu") == [cpu]
 
 
 def test_cpu_override_and_pinned_cpu(tmp_path: Path) -> None:
-    argv = _qemu(cpu="max").command("/w/prog", [], {}, str(tmp_path)).argv
+    argv = _qemu(cpu="max").command("/w/prog", [], GuestEnvironment({}, {}), str(tmp_path)).argv
     assert _option(argv, "-cpu") == ["max"]
     pinned = QemuRunner(dataclasses.replace(resolve_target("aarch64"), cpu="cortex-a72"))
     assert pinned.cpu == "cortex-a72"
 
 
 def test_no_sysroot_means_no_dash_l(tmp_path: Path) -> None:
-    argv = _qemu(sysroot=None).command("/w/prog", [], {}, str(tmp_path)).argv
+    argv = _qemu(sysroot=None).command("/w/prog", [], GuestEnvironment({}, {}), str(tmp_path)).argv
     assert "-L" not in argv
 
 
 def test_unimplemented_syscalls_are_logged_into_the_scratch_dir(tmp_path: Path) -> None:
-    argv = _qemu().command("/w/prog", [], {}, str(tmp_path)).argv
+    argv = _qemu().command("/w/prog", [], GuestEnvironment({}, {}), str(tmp_path)).argv
     assert _option(argv, "-d") == ["unimp"]
     assert _option(argv, "-D")[0].startswith(str(tmp_path))
     assert argv.index("-D") < argv.index("/w/prog")
@@ -78,7 +79,7 @@ def test_unimplemented_syscalls_are_logged_into_the_scratch_dir(tmp_path: Path) 
 def test_loader_variables_go_to_the_guest_with_dash_e(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin", "LD_PRELOAD": "libguest.so", "LD_LIBRARY_PATH": "/g/lib",
            "GLIBC_TUNABLES": "glibc.malloc.check=3"}
-    host = _qemu().command("/w/prog", [], env, str(tmp_path))
+    host = _qemu().command("/w/prog", [], GuestEnvironment({}, env), str(tmp_path))
     argv, host_env = host.argv, host.env
     assert _option(argv, "-E") == [
         "LD_PRELOAD=libguest.so", "LD_LIBRARY_PATH=/g/lib", "GLIBC_TUNABLES=glibc.malloc.check=3"]
@@ -103,7 +104,7 @@ def test_missing_qemu_is_a_setup_error_naming_the_package() -> None:
 
 def test_native_command_is_the_program_itself(tmp_path: Path) -> None:
     runner = NativeRunner(resolve_target("x86_64"))
-    host = runner.command("/w/prog", ["x"], {"A": "1"}, str(tmp_path))
+    host = runner.command("/w/prog", ["x"], GuestEnvironment({}, {"A": "1"}), str(tmp_path))
     argv, env = host.argv, host.env
     assert (argv, env, runner.prefix()) == (["/w/prog", "x"], {"A": "1"}, [])
     assert runner.fidelity == Fidelity.NATIVE
@@ -122,8 +123,8 @@ def test_runner_choice() -> None:
     forced = dataclasses.replace(resolve_target("x86_64"), runner="qemu")
     assert runner_kind(forced) == "qemu"
     assert runner_kind(dataclasses.replace(forced, runner="ssh://pi@board")) == "ssh"
-    assert isinstance(runner_for("amd64"), NativeRunner)
-    assert isinstance(runner_for("arm64"), QemuRunner)
+    assert isinstance(runner_for(resolve_target("amd64")), NativeRunner)
+    assert isinstance(runner_for(resolve_target("arm64")), QemuRunner)
 
 
 def test_impossible_runner_requests_are_explained() -> None:
@@ -145,7 +146,8 @@ def test_guest_environment_is_clean_and_announces_the_runner(
         monkeypatch.setenv(name, value)
     target = dataclasses.replace(resolve_target("aarch64"), env={"FROM_TARGET": "t"})
     runner = _qemu()
-    guest = guest_environment(target, runner, {"FROM_CALLER": "c", "LD_PRELOAD": "guest.so"})
+    guest = guest_environment(target, runner, {"FROM_CALLER": "c", "LD_PRELOAD": "guest.so"}
+                              ).full()
     assert guest["KEEP_ME"] == "1"
     for name in ("LD_LIBRARY_PATH", "QEMU_CPU", "QEMU_LD_PREFIX", "GLIBC_TUNABLES"):
         assert name not in guest
@@ -169,7 +171,18 @@ def test_signal_banner_becomes_the_signal(tmp_path: Path) -> None:
     assert (result.signal, result.signal_name, result.exit_status) == (11, "SIGSEGV", 139)
     assert result.stderr == "before\n"
     assert result.outcome() == "killed by SIGSEGV"
-    assert (result.cpu, result.qemu_path) == ("cortex-a53", FAKE_QEMU)
+
+
+def test_a_result_from_an_outcome_names_the_runners_cpu_and_qemu() -> None:
+    from pytest_xarch.process import ProcessOutcome
+
+    outcome = ProcessOutcome(argv=["q"], returncode=-9, stdout=b"out", stderr=b"err",
+                             timed_out=True, duration=1.5, stdout_dropped=3)
+    result = RunResult.from_outcome(outcome, ["./p", "a"], "aarch64", _qemu(), timeout=2.0,
+                                    command=["q", "./p", "a"], description="qemu")
+    assert (result.cpu, result.qemu_path, result.runner) == ("cortex-a53", FAKE_QEMU, "qemu")
+    assert (result.stdout, result.stderr, result.stdout_dropped) == ("out", "", 3)
+    assert result.timed_out and result.signal is None  # killed by us, not of its own fault
 
 
 def test_unimplemented_log_is_kept_only_for_failed_runs(tmp_path: Path) -> None:

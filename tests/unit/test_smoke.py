@@ -36,7 +36,7 @@ def test_the_library_does_not_import_pytest() -> None:
         "from pytest_xarch import run, check, load_settings, resolve_target, Fidelity\n"
         "import pytest_xarch.cli, pytest_xarch.commands.run, pytest_xarch.commands.targets"
     )
-    assert "pytest_xarch.runners" in modules
+    assert "pytest_xarch.api" in modules
     assert "pytest" not in modules and "_pytest" not in modules
 
 

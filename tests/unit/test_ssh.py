@@ -139,3 +139,41 @@ def test_check_machine(machine: str, target: str, ok: bool) -> None:
     else:
         with pytest.raises(SetupError, match=f"is {machine} \\(uname -m\\)"):
             device.check_machine(resolve_target(target))
+
+
+def test_values_given_equal_to_ours_still_reach_the_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_xarch.runners import GuestEnvironment
+
+    runner = SshRunner(ssh_target("ssh://h"))
+    monkeypatch.setattr(runner, "upload", lambda path: "/remote/prog")
+    monkeypatch.setattr(runner.device, "session_dir", "/remote")
+    env = GuestEnvironment(inherited={"TZ": "UTC", "HOME": "/root"},
+                           given={"TZ": "UTC", "XARCH_TARGET": "aarch64"})
+    host = runner.command("/p", [], env, "/scratch")
+    assert "TZ=UTC" in host.argv[-1] and "XARCH_TARGET=aarch64" in host.argv[-1]
+    assert "HOME=" not in host.argv[-1]  # our own environment stays here
+    runner.discard("/scratch")
+
+
+def test_a_run_that_never_finishes_leaves_no_watchdog(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """ssh failing to start between command() and finish() must not leak the watchdog."""
+    from pytest_xarch.runners import launch
+
+    target = ssh_target("ssh://h")
+    runner = SshRunner(target)
+    monkeypatch.setattr(runner, "prepare", lambda program: None)
+    monkeypatch.setattr(runner, "upload", lambda path: "/remote/prog")
+    monkeypatch.setattr(runner.device, "session_dir", "/remote")
+
+    def no_ssh(*args: object, **kwargs: object) -> None:
+        raise OSError(2, "No such file or directory: 'ssh'")
+
+    monkeypatch.setattr(launch, "execute", no_ssh)
+    program = tmp_path / "prog"
+    program.write_bytes(b"\x7fELF" + b"\0" * 60)
+    program.chmod(0o755)
+    with pytest.raises(OSError):
+        launch.run(target, [str(program)], runner=runner, timeout=30)
+    assert runner.runs_in_flight == 0

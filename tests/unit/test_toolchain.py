@@ -64,7 +64,7 @@ def _with(target: str, **settings: object) -> Target:
 def test_gnu_prefixed_compiler_is_found_first(fake_path: Path) -> None:
     _fake(fake_path, "aarch64-linux-gnu-gcc")
     _fake(fake_path, "clang")
-    compiler = find_compiler("aarch64")
+    compiler = find_compiler(resolve_target("aarch64"))
     assert compiler.kind == "gcc"
     assert compiler.argv == (str(fake_path / "aarch64-linux-gnu-gcc"),)
     assert compiler.identity.endswith("aarch64-linux-gnu-gcc (Fake) 1.0")
@@ -74,8 +74,8 @@ def test_gnu_prefixed_compiler_is_found_first(fake_path: Path) -> None:
 def test_cxx_uses_the_gnu_gxx(fake_path: Path) -> None:
     _fake(fake_path, "aarch64-linux-gnu-gcc")
     _fake(fake_path, "aarch64-linux-gnu-g++")
-    assert find_compiler("aarch64", "c++").path.endswith("aarch64-linux-gnu-g++")
-    assert find_compiler("aarch64", "cxx").lang == "c++"
+    assert find_compiler(resolve_target("aarch64"), "c++").path.endswith("aarch64-linux-gnu-g++")
+    assert find_compiler(resolve_target("aarch64"), "cxx").lang == "c++"
 
 
 def test_configured_compiler_wins_and_keeps_its_arguments(fake_path: Path) -> None:
@@ -108,15 +108,16 @@ def test_clang_needs_a_sysroot(fake_path: Path, tmp_path: Path) -> None:
 
 def test_musl_targets_prefer_zig(fake_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fake(fake_path, "aarch64-linux-musl-gcc")
-    assert find_compiler("aarch64-musl").kind == "gcc"  # zig hidden: the GNU one
+    assert find_compiler(resolve_target("aarch64-musl")).kind == "gcc"  # zig hidden: the GNU one
     toolchain.clear_compiler_cache()
     monkeypatch.setattr(toolchain, "zig_available", lambda: True)
     monkeypatch.setattr(toolchain, "_identity", lambda argv: "zig (fake identity)")
-    compiler = find_compiler("aarch64-musl")
+    compiler = find_compiler(resolve_target("aarch64-musl"))
     assert compiler.kind == "zig"
     assert compiler.argv[1:] == ("-m", "ziglang", "cc", "-target", "aarch64-linux-musl")
     assert compiler.describe() == "zig cc -target aarch64-linux-musl"
-    assert find_compiler("aarch64").kind == "zig"  # no gcc for glibc aarch64 on this PATH
+    # no gcc for glibc aarch64 on this PATH
+    assert find_compiler(resolve_target("aarch64")).kind == "zig"
 
 
 def test_zig_links_against_the_targets_glibc_floor(
@@ -130,7 +131,7 @@ def test_zig_links_against_the_targets_glibc_floor(
 
 def test_no_compiler_names_the_debian_package_and_the_zig_extra(fake_path: Path) -> None:
     with pytest.raises(SetupError) as caught:
-        find_compiler("riscv64", "c++")
+        find_compiler(resolve_target("riscv64"), "c++")
     message = str(caught.value)
     assert "no C++ compiler for target 'riscv64'" in message
     assert "apt-get install g++-riscv64-linux-gnu libc6-dev-riscv64-cross" in message
@@ -139,7 +140,7 @@ def test_no_compiler_names_the_debian_package_and_the_zig_extra(fake_path: Path)
 
 def test_unknown_language_is_a_clear_error() -> None:
     with pytest.raises(BuildError, match="unknown language 'fortran'"):
-        find_compiler("aarch64", "fortran")
+        find_compiler(resolve_target("aarch64"), "fortran")
 
 
 def _key(tmp_path: Path, source: str, flags: tuple[str, ...] = (), static: bool = False,
@@ -174,15 +175,15 @@ def test_build_caches_logs_and_copies_with_a_fake_compiler(
     source = tmp_path / "hello.c"
     source.write_text("int main(void) { return 0; }\n")
     cache = tmp_path / "cache"
-    first = build("aarch64", [source], cflags=["-O2"], cache_dir=cache)
-    again = build("aarch64", source, cflags=["-O2"], cache_dir=cache)
+    first = build(resolve_target("aarch64"), [source], cflags=["-O2"], cache_dir=cache)
+    again = build(resolve_target("aarch64"), source, cflags=["-O2"], cache_dir=cache)
     assert first == again and first.name == "hello" and first.parent.parent == cache
     assert "-O2" in first.read_text()
     assert len((cache / "builds.log").read_text().splitlines()) == 1
-    copy = build("aarch64", [source], cflags=["-O2"], cache_dir=cache,
+    copy = build(resolve_target("aarch64"), [source], cflags=["-O2"], cache_dir=cache,
                  output=tmp_path / "out" / "renamed")
     assert copy == tmp_path / "out" / "renamed" and copy.read_text() == first.read_text()
-    build("aarch64", [source], cflags=["-O2"], static=True, cache_dir=cache)
+    build(resolve_target("aarch64"), [source], cflags=["-O2"], static=True, cache_dir=cache)
     assert len((cache / "builds.log").read_text().splitlines()) == 2
     assert not list(cache.glob(".tmp-*"))
 
@@ -191,15 +192,15 @@ def test_cpp_suffix_switches_to_cxx(fake_path: Path, tmp_path: Path) -> None:
     _fake(fake_path, "aarch64-linux-gnu-g++")
     source = tmp_path / "x.cpp"
     source.write_text("int main() {}\n")
-    artifact = build("aarch64", [source], cache_dir=tmp_path / "cache")
+    artifact = build(resolve_target("aarch64"), [source], cache_dir=tmp_path / "cache")
     assert artifact.read_text().startswith("built by aarch64-linux-gnu-g++")
 
 
 def test_missing_source_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match=r"source file .*nope\.c does not exist"):
-        build("aarch64", [tmp_path / "nope.c"], cache_dir=tmp_path)
+        build(resolve_target("aarch64"), [tmp_path / "nope.c"], cache_dir=tmp_path)
     with pytest.raises(BuildError, match="nothing to build"):
-        build("aarch64", [], cache_dir=tmp_path)
+        build(resolve_target("aarch64"), [], cache_dir=tmp_path)
 
 
 GCC_OUTPUT = """\
@@ -266,7 +267,7 @@ def test_a_damaged_cache_entry_is_detected_on_a_hit_and_rebuilt(
     source = tmp_path / "hello.c"
     source.write_text("int main(void) { return 0; }\n")
     cache = tmp_path / "cache"
-    artifact = build("aarch64", [source], cache_dir=cache)
+    artifact = build(resolve_target("aarch64"), [source], cache_dir=cache)
     good = artifact.read_bytes()
     if damage == "truncated":
         artifact.write_bytes(good[:5])
@@ -280,12 +281,12 @@ def test_a_damaged_cache_entry_is_detected_on_a_hit_and_rebuilt(
         (tmp_path / "elsewhere").write_bytes(good)
         artifact.unlink()
         artifact.symlink_to(tmp_path / "elsewhere")
-    again = build("aarch64", [source], cache_dir=cache)
+    again = build(resolve_target("aarch64"), [source], cache_dir=cache)
     assert again == artifact and not again.is_symlink()
     assert again.read_bytes().startswith(b"built by") and len(again.read_bytes()) > 5
     assert _builds(cache) == 2  # rebuilt once
     assert sorted(p.name for p in again.parent.iterdir()) == sorted(["hello", toolchain.MANIFEST])
-    build("aarch64", [source], cache_dir=cache)
+    build(resolve_target("aarch64"), [source], cache_dir=cache)
     assert _builds(cache) == 2  # and intact again
 
 
@@ -302,7 +303,8 @@ def test_output_replaces_a_planted_symlink_instead_of_writing_through_it(
     (out / "prog").symlink_to(victim)
     for pid in range(os.getpid() - 2, os.getpid() + 3):  # the old predictable staging names
         (out / f".prog.{pid}.tmp").symlink_to(victim)
-    copy = build("aarch64", [source], cache_dir=tmp_path / "cache", output=out / "prog")
+    copy = build(resolve_target("aarch64"), [source], cache_dir=tmp_path / "cache",
+                 output=out / "prog")
     assert victim.read_text() == "precious\n"
     assert not copy.is_symlink() and copy.read_text().startswith("built by")
 
@@ -313,7 +315,7 @@ def test_cache_entries_and_logs_follow_the_umask(fake_path: Path, tmp_path: Path
     source.write_text("int main(void) { return 0; }\n")
     old = os.umask(0o002)  # a team's shared cache
     try:
-        artifact = build("aarch64", [source], cache_dir=tmp_path / "cache")
+        artifact = build(resolve_target("aarch64"), [source], cache_dir=tmp_path / "cache")
     finally:
         os.umask(old)
     assert stat.S_IMODE(artifact.parent.stat().st_mode) == 0o775

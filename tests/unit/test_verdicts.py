@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_xarch import checks
+from pytest_xarch import (
+    checks,
+    run,  # the front door: checks before runs, as configured
+)
 from pytest_xarch.errors import SetupError
-from pytest_xarch.runners import run
 from pytest_xarch.targets import host_target
 
 

@@ -27,7 +27,7 @@ from typing import Any, Optional, Union
 from ..errors import SetupError, XarchError
 from ..fidelity import Fidelity
 from ..runners import Runner, RunResult, run
-from ..targets import Target, resolve_target
+from ..targets import Target
 from ..toolchain import build, find_compiler
 
 __all__ = ["CanaryResult", "Probe", "judge", "parse_output", "run_canary"]
@@ -137,7 +137,7 @@ class CanaryResult:
 
 
 def run_canary(
-    target: Union[Target, str],
+    target: Target,
     *,
     cache_dir: Union[str, Path],
     runner: Optional[Runner] = None,
@@ -152,7 +152,6 @@ def run_canary(
     static on musl ones. The C++ part runs when `cxx` is true, or when it is
     None and a C++ compiler for the target exists.
     """
-    target = resolve_target(target)
     linked_static = target.libc == "musl" if static is None else static
     result = CanaryResult(target.name, static=linked_static)
     langs = ["c"]

@@ -71,7 +71,6 @@ class BinaryRunner:
             self.target, [str(self.binary), *args], runner=self.runner,
             cwd=str(self.cwd) if self.cwd else None, env=self.env,
             timeout=timeout or self.case_timeout, emulation_factor=self.emulation_factor,
-            check=False,
         )
 
     def list_cases(self) -> list[str]:

@@ -23,9 +23,10 @@ import pytest
 
 from ..errors import XarchError
 from ..process import execute, run_tool
-from ..runners import RunResult, guest_environment, killing_signal, run
+from ..runners import RunResult, guest_environment, run
 from ..runners import default_timeout as target_timeout
 from ..targets import Target, host_target
+from ..verdicts import precheck
 from .identify import has_elf_magic, matching_targets
 from .items import CaseFailure, PlainFailureItem
 from .options import CollectOptions
@@ -244,26 +245,22 @@ class CTestItem(PlainFailureItem):
             try:
                 return run(target, self.case.command, runner=runner, cwd=self.case.cwd,
                            env=self.case.env, timeout=timeout, emulation_factor=factor,
-                           check=state.settings.check_before_run)
+                           precheck=precheck if state.settings.check_before_run else None)
             except XarchError as error:
                 raise CaseFailure(str(error)) from None
         env = guest_environment(target, runner, self.case.env)
         try:
-            outcome = execute(self.case.command, timeout=timeout, env=env, cwd=self.case.cwd)
+            outcome = execute(self.case.command, timeout=timeout, env=env.full(),
+                              cwd=self.case.cwd)
         except OSError as error:
             raise CaseFailure(f"{self.case.name}: cannot run {self.case.command[0]}: "
                               f"{error.strerror}") from None
-        return RunResult(
-            args=list(self.case.command), returncode=outcome.returncode,
-            stdout=outcome.stdout.decode(errors="replace"),
-            stderr=outcome.stderr.decode(errors="replace"), target=target.name,
-            runner=runner.kind, fidelity=runner.fidelity,
-            runner_description=f"host command, target programs via {runner.describe()}",
-            command=list(self.case.command), duration=outcome.duration,
-            timed_out=outcome.timed_out, timeout=timeout,
-            signal=killing_signal(outcome.returncode, outcome.timed_out),
-            cpu=runner.cpu, qemu_path=getattr(runner, "qemu_path", None),
-        )
+        result = RunResult.from_outcome(
+            outcome, self.case.command, target.name, runner, timeout=timeout,
+            command=self.case.command,
+            description=f"host command, target programs via {runner.describe()}")
+        result.stderr = outcome.stderr.decode(errors="replace")
+        return result
 
     def reportinfo(self) -> tuple[Path, Optional[int], str]:
         return self.path, None, f"ctest::{self.case.name} [{self.xarch_target.name}]"

@@ -27,6 +27,7 @@ def main(args: argparse.Namespace) -> int:
     from .. import containment
     from ..runners import RunResult, run
     from ..settings import load_settings
+    from ..verdicts import precheck
 
     program = list(args.program)
     if program and program[0] == "--":
@@ -42,7 +43,7 @@ def main(args: argparse.Namespace) -> int:
     def launch() -> RunResult:
         return run(target, program, cpu=args.cpu, sysroot=args.sysroot, timeout=args.timeout,
                    capture=False, emulation_factor=settings.emulation_factor,
-                   check=settings.check_before_run)
+                   precheck=precheck if settings.check_before_run else None)
 
     if getattr(args, "own_process", False):
         # Nothing else runs in this process: a subreaper, every orphan comes back to it.

@@ -11,6 +11,7 @@ import pytest
 from ..errors import XarchError
 from ..runners import Runner, RunResult, run
 from ..targets import Target
+from ..verdicts import precheck
 from .keys import RUNS, state_of
 
 
@@ -78,7 +79,8 @@ def xarch_run(request: pytest.FixtureRequest, xarch_target: Target) -> Iterator[
             stdin=stdin, env=env, cwd=str(cwd) if cwd is not None else None,
             timeout=timeout, runner=state.runner(target),
             emulation_factor=state.settings.emulation_factor,
-            check=state.settings.check_before_run, output_limit=state.settings.output_limit,
+            precheck=precheck if state.settings.check_before_run else None,
+            output_limit=state.settings.output_limit,
         ))
         runs.append(result)
         return result

@@ -9,14 +9,14 @@ sysroot and CPU model reach QEMU (and every child) through `QEMU_LD_PREFIX` and
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Optional
 
 from .. import binfmt_misc
 from ..errors import SetupError
 from ..qemu_facts import qemu_version
 from ..targets import Target
-from .base import HostCommand
+from .base import GuestEnvironment, HostCommand
 from .qemu import _UNIMP_LOG, SIGNAL_BANNER, QemuRunner
 
 
@@ -78,10 +78,10 @@ class BinfmtRunner(QemuRunner):
         return ["env", *pairs]
 
     def command(
-        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str, *,
+        self, program: str, args: Sequence[str], env: GuestEnvironment, scratch: str, *,
         cwd: Optional[str] = None, timeout: Optional[float] = None,
     ) -> HostCommand:
-        host_env = dict(env)
+        host_env = env.full()
         host_env.update(self._qemu_variables())
         host_env["QEMU_LOG"] = "unimp"
         host_env["QEMU_LOG_FILENAME"] = os.path.join(scratch, _UNIMP_LOG)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Optional
 
 from ..fidelity import Fidelity
-from .base import HostCommand, Runner
+from .base import GuestEnvironment, HostCommand, Runner
 
 
 class NativeRunner(Runner):
@@ -22,7 +22,7 @@ class NativeRunner(Runner):
         return []
 
     def command(
-        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str, *,
+        self, program: str, args: Sequence[str], env: GuestEnvironment, scratch: str, *,
         cwd: Optional[str] = None, timeout: Optional[float] = None,
     ) -> HostCommand:
-        return HostCommand([program, *args], dict(env), cwd)
+        return HostCommand([program, *args], env.full(), cwd)

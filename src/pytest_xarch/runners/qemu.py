@@ -8,7 +8,7 @@ import functools
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -18,7 +18,9 @@ from ..process import LineFilter
 from ..qemu_facts import install_hint, qemu_cpu_models, qemu_version, startup_problem
 from ..sysroot import find_sysroot, require_explicit_sysroot, sysroot_has_loader
 from ..targets import Target
-from .base import HostCommand, Runner, RunResult, is_loader_variable
+from .base import GuestEnvironment, HostCommand, Runner
+from .environment import is_loader_variable
+from .result import RunResult
 
 # `qemu: uncaught target signal 4 (Illegal instruction) - core dumped`
 SIGNAL_BANNER = LineFilter(re.compile(
@@ -140,12 +142,12 @@ class QemuRunner(Runner):
             )
 
     def command(
-        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str, *,
+        self, program: str, args: Sequence[str], env: GuestEnvironment, scratch: str, *,
         cwd: Optional[str] = None, timeout: Optional[float] = None,
     ) -> HostCommand:
         argv = [*self.prefix(), "-d", "unimp", "-D", os.path.join(scratch, _UNIMP_LOG)]
         host_env: dict[str, str] = {}
-        for name, value in env.items():
+        for name, value in env.full().items():
             if is_loader_variable(name):
                 argv += ["-E", f"{name}={value}"]  # for the guest's loader, not QEMU's
             else:
@@ -153,8 +155,6 @@ class QemuRunner(Runner):
         return HostCommand([*argv, program, *args], host_env, cwd, stderr_filter=SIGNAL_BANNER)
 
     def finish(self, result: RunResult, stderr: bytes, scratch: str) -> RunResult:
-        result.cpu = self.cpu
-        result.qemu_path = self.qemu_path
         banner = SIGNAL_BANNER.pattern.search(stderr)
         if banner:
             stderr = SIGNAL_BANNER.pattern.sub(b"", stderr)

@@ -1,154 +1,34 @@
-"""The SSH runner: target programs run on a real device, which gives `hardware` fidelity.
+"""One SSH connection (a ControlMaster) per device and process, and its session directory.
 
-A target's ``runner = "ssh://user@host:port"`` names the device. The system
-`ssh` is used with BatchMode and one ControlMaster connection per device per
-process, so a run costs one round trip, not a handshake. Before first use the
-device's architecture (`uname -m`) is checked against the target. Programs are
-copied into a per-session remote directory under their sha256, so repeated runs
-do not copy again; the directory is removed by `close_all()` when the containment closes.
-
-Each run is a POSIX `sh` wrapper on the device that records its process group,
-exports the environment, changes directory and runs the program with its
-arguments passed as positional parameters, each quoted for the remote shell, so
-they arrive verbatim and never execute. On timeout the remote process group is
-killed through a second connection. The OpenSSH client does not report a remote
-signal death, so the wrapper's shell status 128+N is mapped back to signal N
-(a program that exits with 128+N on purpose reads as killed by signal N).
+The system `ssh` is used with BatchMode; the master connection is started once
+and lives in this process's containment until the containment closes, when
+`close_all()` removes the remote session directories and stops the masters.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import secrets
 import shlex
 import shutil
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
-from urllib.parse import unquote, urlsplit
 
-from .. import containment
-from ..elf import read_interp
-from ..errors import SetupError
-from ..fidelity import Fidelity
-from ..process import ProcessOutcome, execute
-from ..targets import Target, machine_runs
-from .base import HostCommand, Runner, RunResult, host_environment
-
-# Seconds the local ssh client may outlive the remote watchdog before it is killed.
-_BACKSTOP = 30.0
+from ... import containment
+from ...errors import SetupError
+from ...files import sha256_of
+from ...process import ProcessOutcome, execute
+from ...targets import Target, machine_runs
+from ..environment import host_environment
+from .address import DeviceAddress
+from .scripts import _CLEANUP, _KILL, _PROBE, _RUN, _UPLOAD, _VARIABLE_NAME
 
 CONNECT_TIMEOUT = 5  # seconds for the TCP connect and handshake
 CONTROL_PERSIST = 300  # an orphaned master (we were SIGKILLed) exits after this idle time
 _COMMAND_TIMEOUT = 60.0  # housekeeping commands (probe, upload, kill, cleanup)
-KNOWN_HOSTS_POLICIES = ("strict", "accept-new", "off")
-
-# The probe: machine, a fresh session directory, and whether the target's loader exists.
-_PROBE = r"""
-uname -m
-base=${1:-${TMPDIR:-/tmp}}
-mkdir -p "$base" && mktemp -d "$base/xarch.XXXXXXXX" || exit 3
-if [ -e "$2" ]; then echo loader; else echo no-loader; fi
-"""
-# Upload: stdin -> $1 (atomically), if its loader $2 exists; prints `ok` or `no-loader`.
-_UPLOAD = r"""
-if [ -n "$2" ] && [ ! -e "$2" ]; then echo no-loader; exit 0; fi
-mkdir -p "${1%/*}" && cat > "$1.part" && chmod 755 "$1.part" && mv -f "$1.part" "$1" && echo ok
-"""
-# One run: $1 run file, $2 cwd ("" for the session dir), $3 number of NAME=VALUE, then program
-# and arguments. The run file holds the process group and session to kill on timeout.
-_RUN = r"""
-f=$1; d=$2; n=$3; shift 3
-if read -r _ _ _ _ pg sid _ < /proc/$$/stat 2>/dev/null; then echo "$pg $sid" > "$f"
-else echo "$$ $$" > "$f"; fi
-while [ "$n" -gt 0 ]; do export "$1"; shift; n=$((n - 1)); done
-if ! cd "$d" 2>/dev/null; then
-  echo "xarch: working directory $d does not exist on the device" >&2; rm -f "$f"; exit 127
-fi
-"$@"
-s=$?
-rm -f "$f"
-exit $s
-"""
-_KILL = r"""
-if read -r pg sid < "$1" 2>/dev/null; then
-  kill -KILL -"$pg" 2>/dev/null
-  pkill -KILL -s "$sid" 2>/dev/null
-fi
-rm -f "$1"
-"""
-# Session end: kill runs still in flight, remove the session directory.
-_CLEANUP = r"""
-case "$1" in */xarch.*) ;; *) exit 2;; esac
-for f in "$1"/run-*; do
-  if [ -f "$f" ] && read -r pg sid < "$f"; then kill -KILL -"$pg" 2>/dev/null; fi
-done
-rm -rf "$1"
-"""
-_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-@dataclass(frozen=True)
-class DeviceAddress:
-    """Where a device is and how to log in: parsed from ``ssh://user@host:port``."""
-
-    host: str
-    user: Optional[str] = None
-    port: Optional[int] = None
-    identity: Optional[str] = None
-    known_hosts: str = "accept-new"
-    workdir: Optional[str] = None
-    options: tuple[str, ...] = ()
-
-    @property
-    def url(self) -> str:
-        """The device as a URL, for messages and reports."""
-        user = f"{self.user}@" if self.user else ""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        port = f":{self.port}" if self.port else ""
-        return f"ssh://{user}{host}{port}"
-
-
-def parse_device(target: Target) -> DeviceAddress:
-    """The device a target's `runner = "ssh://..."` and `ssh_*` settings name."""
-    url = target.runner or ""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if parts.scheme != "ssh" or not parts.hostname or port == -1 or parts.path not in ("", "/"):
-        raise SetupError(
-            f"target '{target.name}': runner {url!r} is not an SSH device URL: "
-            "expected ssh://[user@]host[:port], e.g. ssh://pi@192.168.1.20:22"
-        )
-    known_hosts = target.ssh_known_hosts or "accept-new"
-    if known_hosts not in KNOWN_HOSTS_POLICIES and not os.path.isfile(
-        os.path.expanduser(known_hosts)
-    ):
-        raise SetupError(
-            f"target '{target.name}': ssh_known_hosts = {known_hosts!r} is neither one of "
-            f"{', '.join(KNOWN_HOSTS_POLICIES)} nor an existing known_hosts file"
-        )
-    identity = os.path.expanduser(target.ssh_identity) if target.ssh_identity else None
-    if identity and not os.path.isfile(identity):
-        raise SetupError(
-            f"target '{target.name}': ssh_identity {target.ssh_identity} does not exist: "
-            "point it at the private key that logs in to the device"
-        )
-    return DeviceAddress(
-        host=parts.hostname,
-        user=unquote(parts.username) if parts.username else None,
-        port=port,
-        identity=identity,
-        known_hosts=known_hosts,
-        workdir=target.ssh_workdir,
-        options=tuple(target.ssh_options),
-    )
 
 
 def _last_line(text: bytes) -> str:
@@ -302,7 +182,7 @@ class Device:
 
         With `interp`, the copy is refused when the device lacks that loader.
         """
-        digest = _sha256(path)
+        digest = sha256_of(Path(path))
         with self._lock:
             if digest in self._uploaded:
                 return self._uploaded[digest]
@@ -349,14 +229,6 @@ class Device:
         self._run(_KILL, run_file, timeout=15)
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _short_tmp() -> str:
     """A temp directory short enough for a unix socket path (108 bytes)."""
     candidate = tempfile.gettempdir()
@@ -396,117 +268,3 @@ def close_all() -> None:
         _OPEN.clear()
     for device in devices:
         device.close()
-
-
-class SshRunner(Runner):
-    """Runs target programs on a real device over SSH: `hardware` fidelity."""
-
-    kind = "ssh"
-    fidelity = Fidelity.HARDWARE
-
-    def __init__(self, target: Target) -> None:
-        super().__init__(target)
-        self.address = parse_device(target)
-        self.device = device_for(self.address)
-        self._runs: dict[str, _RemoteRun] = {}  # scratch dir -> the run in flight
-
-    def describe(self) -> str:
-        machine = f" ({self.device.machine})" if self.device.machine else ""
-        return f"{self.address.url}{machine}"
-
-    def prefix(self) -> list[str]:
-        """Nothing: on the device, target programs run directly."""
-        return []
-
-    def connect(self) -> Device:
-        """Open the connection and verify the device (SetupError when it cannot serve)."""
-        self.device.open(self.target)
-        return self.device
-
-    def prepare(self, program: str) -> None:
-        """Connect and verify the device; `command` copies the program (checking its loader)."""
-        self.connect()
-
-    def upload(self, path: str) -> str:
-        """Copy a program or data file to the device (once per content); its remote path."""
-        device = self.connect()
-        interp = None
-        if os.access(path, os.X_OK):
-            try:
-                interp = read_interp(path)
-            except SetupError:
-                interp = None  # a data file, or a program the device will judge
-        return device.upload(path, interp=interp)
-
-    def command(
-        self, program: str, args: Sequence[str], env: Mapping[str, str], scratch: str,
-        *, cwd: Optional[str] = None, timeout: Optional[float] = None,
-    ) -> HostCommand:
-        """ssh argv for the run; `env` reaches the device minus what the host already had.
-
-        With `timeout`, a watchdog kills the remote process group when it expires
-        (the ssh client cannot: the master connection holds its pipes).
-        """
-        remote_program = self.upload(program)
-        host = host_environment()
-        device_env = {name: value for name, value in env.items() if host.get(name) != value}
-        run = _RemoteRun(self.device, self.device.new_run_file())
-        self._runs[scratch] = run
-        if timeout:
-            run.arm(timeout)
-        argv = self.device.run_argv(remote_program, args, device_env, cwd, run.run_file)
-        # `cwd` is on the device; the local limit is only a backstop behind the watchdog.
-        return HostCommand(argv, host, None, timeout + _BACKSTOP if timeout else None)
-
-    def finish(self, result: RunResult, stderr: bytes, scratch: str) -> RunResult:
-        run = self._runs.pop(scratch, None)
-        result.stderr = stderr.decode(errors="replace")
-        expired = run.disarm() if run else False
-        if expired or (result.timed_out and run):
-            if not expired and run:
-                self.device.kill(run.run_file)
-            result.timed_out = True
-            result.signal = None
-            result.returncode = -9
-        elif not result.signal and 128 < result.returncode <= 128 + 64:
-            result.signal = result.returncode - 128
-            result.returncode = -result.signal
-        return result
-
-
-class _RemoteRun:
-    """One run in flight on a device, with the watchdog that kills it at its time limit."""
-
-    def __init__(self, device: Device, run_file: str) -> None:
-        self.device = device
-        self.run_file = run_file
-        self.expired = threading.Event()
-        self._timer: Optional[threading.Timer] = None
-
-    def arm(self, timeout: float) -> None:
-        """Kill the remote process group after `timeout` seconds unless disarmed first."""
-        self._timer = threading.Timer(timeout, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _expire(self) -> None:
-        self.expired.set()
-        self.device.kill(self.run_file)
-
-    def disarm(self) -> bool:
-        """Stop the watchdog; whether it had already fired (and finished its kill)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            if self.expired.is_set():
-                self._timer.join()
-        return self.expired.is_set()
-
-
-def readiness(target: Target) -> tuple[bool, str]:
-    """(reachable, what was found) for an ssh target, for `xarch targets`."""
-    try:
-        runner = SshRunner(target)
-        runner.connect()
-    except SetupError as problem:
-        return False, str(problem)
-    return True, f"reachable, {runner.device.machine}"
