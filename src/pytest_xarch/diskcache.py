@@ -22,6 +22,11 @@ def user_cache_dir() -> Path:
     return Path(base) / "pytest-xarch"
 
 
+def builds_dir() -> Path:
+    """Where built artifacts are cached outside pytest: the user cache's `builds/`."""
+    return user_cache_dir() / "builds"
+
+
 def cache_root() -> Optional[Path]:
     """The cache directory of pytest-xarch, or None when caching is off."""
     return None if os.environ.get("XARCH_NO_CACHE") else user_cache_dir()

@@ -106,7 +106,7 @@ def test_xarch_canary_command(tmp_path: Path) -> None:
     assert status == 0, out + err
     assert out.startswith("canary on target 'riscv64' [qemu-riscv64 ")
     assert "  threads       ok" in out
-    assert (tmp_path / "pytest-xarch" / "builds.log").is_file()  # $XDG_CACHE_HOME/pytest-xarch
+    assert (tmp_path / "pytest-xarch" / "builds" / "builds.log").is_file()  # the user cache
 
     status, out, err = _xarch("canary", "--target", "riscv64gc-unknown-linux-gnu", "--json",
                               cache=tmp_path)

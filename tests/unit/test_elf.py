@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from pytest_xarch import elf
 from pytest_xarch.elf import ElfError, read_facts, read_interp, version_key
+from pytest_xarch.elf.attributes import parse_attributes
 from pytest_xarch.errors import SetupError
 
 PT_LOAD, PT_INTERP, PT_GNU_STACK = 1, 3, 0x6474E551
@@ -119,7 +120,7 @@ def test_arm_attributes_parser() -> None:
     sub = bytes([1]) + struct.pack("<I", 5 + len(tags)) + tags
     vendor = b"aeabi\0"
     section = b"A" + struct.pack("<I", 4 + len(vendor) + len(sub)) + vendor + sub
-    parsed = elf._parse_attributes(section, "<", "aeabi", 40)
+    parsed = parse_attributes(section, "<", "aeabi", 40)
     assert parsed == {"cpu_name": "7-A", "cpu_arch": 10, "cpu_arch_profile": 65, "fp_arch": 3,
                       "simd_arch": 1, "vfp_args": 1}
 
@@ -128,7 +129,7 @@ def test_arm_attributes_parser() -> None:
 def test_arm_attributes_with_hostile_lengths_are_corrupt(length: int) -> None:
     section = b"A" + struct.pack("<I", length) + b"aeabi\0"
     with pytest.raises(ElfError) as caught:
-        elf._parse_attributes(section, "<", "aeabi", 40)
+        parse_attributes(section, "<", "aeabi", 40)
     assert caught.value.code == "corrupt-elf"
 
 

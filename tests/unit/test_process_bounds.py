@@ -8,7 +8,7 @@ import re
 import pytest
 
 from pytest_xarch import process
-from pytest_xarch.process import BoundedOutput, LineFilter
+from pytest_xarch.process import BoundedOutput, LineFilter, capture
 
 BANNER = LineFilter(re.compile(rb"^qemu: uncaught target signal \d+ [^\n]*\n?", re.MULTILINE),
                     b"qemu: uncaught target signal ")
@@ -37,7 +37,7 @@ def test_bounded_output_keeps_head_and_tail_and_counts_the_middle(chunk: int) ->
 class _Stderr:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.written = b""
-        monkeypatch.setattr(process, "_write_all", self._write)
+        monkeypatch.setattr(capture, "_write_all", self._write)
 
     def _write(self, fd: int, data: bytes) -> None:
         assert fd == 2
@@ -48,7 +48,7 @@ def test_the_relay_drops_banner_lines_and_passes_the_rest_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stderr = _Stderr(monkeypatch)
-    relay = process._StderrRelay(BANNER)
+    relay = capture.StderrRelay(BANNER)
     relay.feed(b"warning: x\nprompt> ")
     assert stderr.written == b"warning: x\nprompt> "  # a partial line that is no banner
     relay.feed(b"\nqemu: uncaught ")
@@ -62,7 +62,7 @@ def test_the_relay_flushes_a_held_line_that_never_became_a_banner(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stderr = _Stderr(monkeypatch)
-    relay = process._StderrRelay(BANNER)
+    relay = capture.StderrRelay(BANNER)
     relay.feed(b"qemu")
     relay.flush()
     assert stderr.written == b"qemu"

@@ -17,6 +17,7 @@ from pytest_xarch import toolchain
 from pytest_xarch.errors import SetupError
 from pytest_xarch.targets import Target, resolve_target
 from pytest_xarch.toolchain import (
+    MANIFEST,
     BuildError,
     Compiler,
     build,
@@ -49,12 +50,12 @@ def fake_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "bin"
     folder.mkdir()
     monkeypatch.setenv("PATH", str(folder))
-    monkeypatch.setattr(toolchain, "zig_available", lambda: False)
+    monkeypatch.setattr(toolchain.compilers, "zig_available", lambda: False)
     # Fake artifacts are not ELF files: the static check is proven by the integration tests.
-    monkeypatch.setattr(toolchain, "_check_artifact", lambda artifact, target: None)
+    monkeypatch.setattr(toolchain.cache, "_check_artifact", lambda artifact, target: None)
     toolchain.clear_compiler_cache()
     yield folder
-    toolchain._find_compiler.cache_clear()  # _identity may still be a test's stand-in here
+    toolchain.compilers._find_compiler.cache_clear()  # _identity may be a stand-in here
 
 
 def _with(target: str, **settings: object) -> Target:
@@ -110,8 +111,8 @@ def test_musl_targets_prefer_zig(fake_path: Path, monkeypatch: pytest.MonkeyPatc
     _fake(fake_path, "aarch64-linux-musl-gcc")
     assert find_compiler(resolve_target("aarch64-musl")).kind == "gcc"  # zig hidden: the GNU one
     toolchain.clear_compiler_cache()
-    monkeypatch.setattr(toolchain, "zig_available", lambda: True)
-    monkeypatch.setattr(toolchain, "_identity", lambda argv: "zig (fake identity)")
+    monkeypatch.setattr(toolchain.compilers, "zig_available", lambda: True)
+    monkeypatch.setattr(toolchain.compilers, "_identity", lambda argv: "zig (fake identity)")
     compiler = find_compiler(resolve_target("aarch64-musl"))
     assert compiler.kind == "zig"
     assert compiler.argv[1:] == ("-m", "ziglang", "cc", "-target", "aarch64-linux-musl")
@@ -123,8 +124,8 @@ def test_musl_targets_prefer_zig(fake_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_zig_links_against_the_targets_glibc_floor(
     fake_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(toolchain, "zig_available", lambda: True)
-    monkeypatch.setattr(toolchain, "_identity", lambda argv: "zig (fake identity)")
+    monkeypatch.setattr(toolchain.compilers, "zig_available", lambda: True)
+    monkeypatch.setattr(toolchain.compilers, "_identity", lambda argv: "zig (fake identity)")
     compiler = find_compiler(_with("armv7", glibc="2.31"), "c++")
     assert compiler.argv[2:] == ("ziglang", "c++", "-target", "arm-linux-gnueabihf.2.31")
 
@@ -249,9 +250,11 @@ def test_trim_falls_back_to_the_last_lines() -> None:
 
 def test_default_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", "/x/cache")
-    assert toolchain.default_cache_dir() == Path("/x/cache/pytest-xarch")
+    from pytest_xarch.diskcache import builds_dir
+
+    assert builds_dir() == Path("/x/cache/pytest-xarch/builds")
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert toolchain.default_cache_dir() == Path(os.path.expanduser("~/.cache/pytest-xarch"))
+    assert builds_dir() == Path(os.path.expanduser("~/.cache/pytest-xarch/builds"))
 
 
 def _builds(cache: Path) -> int:
@@ -276,7 +279,7 @@ def test_a_damaged_cache_entry_is_detected_on_a_hit_and_rebuilt(
     elif damage == "stray file":
         (artifact.parent / "core").write_bytes(b"left by someone")
     elif damage == "removed manifest":
-        (artifact.parent / toolchain.MANIFEST).unlink()
+        (artifact.parent / MANIFEST).unlink()
     else:
         (tmp_path / "elsewhere").write_bytes(good)
         artifact.unlink()
@@ -285,7 +288,7 @@ def test_a_damaged_cache_entry_is_detected_on_a_hit_and_rebuilt(
     assert again == artifact and not again.is_symlink()
     assert again.read_bytes().startswith(b"built by") and len(again.read_bytes()) > 5
     assert _builds(cache) == 2  # rebuilt once
-    assert sorted(p.name for p in again.parent.iterdir()) == sorted(["hello", toolchain.MANIFEST])
+    assert sorted(p.name for p in again.parent.iterdir()) == sorted(["hello", MANIFEST])
     build(resolve_target("aarch64"), [source], cache_dir=cache)
     assert _builds(cache) == 2  # and intact again
 
@@ -319,5 +322,5 @@ def test_cache_entries_and_logs_follow_the_umask(fake_path: Path, tmp_path: Path
     finally:
         os.umask(old)
     assert stat.S_IMODE(artifact.parent.stat().st_mode) == 0o775
-    assert stat.S_IMODE((artifact.parent / toolchain.MANIFEST).stat().st_mode) == 0o664
+    assert stat.S_IMODE((artifact.parent / MANIFEST).stat().st_mode) == 0o664
     assert stat.S_IMODE((tmp_path / "cache" / "builds.log").stat().st_mode) == 0o664

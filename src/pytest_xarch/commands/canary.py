@@ -24,15 +24,15 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..canary import run_canary
+    from ..diskcache import builds_dir
     from ..settings import load_settings
-    from ..toolchain import default_cache_dir
     from ._common import EXIT_USAGE, timeout_is_valid
 
     if not timeout_is_valid(args.timeout):
         return EXIT_USAGE
     settings = load_settings()
     target = settings.resolve(args.target)
-    cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    cache_dir = Path(args.cache_dir) if args.cache_dir else builds_dir()
     result = run_canary(target, cache_dir=cache_dir, timeout=args.timeout)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))

@@ -18,9 +18,9 @@ from .keys import RUNS, state_of
 def build_cache_dir(config: pytest.Config) -> Path:
     """Where built artifacts live: the pytest cache (shared by xdist workers), else the user's."""
     from ..collect.items import cache_dir
-    from ..diskcache import user_cache_dir
+    from ..diskcache import builds_dir
 
-    return cache_dir(config) or user_cache_dir() / "builds"
+    return cache_dir(config) or builds_dir()
 
 
 T = TypeVar("T")

@@ -11,18 +11,32 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import select
 import selectors
 import signal
 import subprocess
 import time
-from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from . import containment
+from .. import containment
+from .capture import (
+    DRAIN_SECONDS,
+    BoundedOutput,
+    ExitWatch,
+    LineFilter,
+    Pumps,
+    StderrRelay,
+    isatty,
+    relay_once,
+    relay_rest,
+)
+
+__all__ = [
+    "DEFAULT_OUTPUT_LIMIT", "MAX_TIMEOUT", "BoundedOutput", "LineFilter", "ProcessOutcome",
+    "StdinData", "execute", "run_tool",
+]
 
 StdinData = Union[str, bytes, None]
 
@@ -32,9 +46,6 @@ DEFAULT_OUTPUT_LIMIT = 32 * 1024 * 1024  # bytes kept per stream: half head, hal
 MAX_TIMEOUT = (2**31 - 1) / 1000
 _WAIT_SLICE = 3600.0
 _READ_SIZE = 1 << 16
-# Seconds to collect output after the run's processes were killed: a process
-# outside the run (one that escaped containment) may hold the pipes open for ever.
-_DRAIN_SECONDS = 5.0
 
 
 @dataclass
@@ -51,45 +62,6 @@ class ProcessOutcome:
     cpu_time: Optional[float] = None  # user + system seconds
     stdout_dropped: int = 0  # bytes left out of the middle of stdout (output_limit)
     stderr_dropped: int = 0
-
-
-class BoundedOutput:
-    """A stream's first and last bytes, at most `limit` in all; the middle is only counted."""
-
-    def __init__(self, limit: int) -> None:
-        self.head_limit = limit // 2
-        self.tail_limit = limit - self.head_limit
-        self.head = bytearray()
-        self.tail: deque[bytes] = deque()
-        self.tail_size = 0
-        self.total = 0
-
-    def feed(self, data: bytes) -> None:
-        self.total += len(data)
-        room = self.head_limit - len(self.head)
-        if room > 0:
-            self.head += data[:room]
-            data = data[room:]
-        if not data:
-            return
-        self.tail.append(data)
-        self.tail_size += len(data)
-        while self.tail and self.tail_size - len(self.tail[0]) >= self.tail_limit:
-            self.tail_size -= len(self.tail.popleft())
-
-    @property
-    def dropped(self) -> int:
-        return max(0, self.total - len(self.head) - self.tail_limit)
-
-    def value(self) -> bytes:
-        """Head and tail; where the middle was dropped, a line says how much."""
-        tail = b"".join(self.tail)
-        if len(tail) > self.tail_limit:
-            tail = tail[len(tail) - self.tail_limit:]
-        if not self.dropped:
-            return bytes(self.head) + tail
-        note = f"\n[xarch: {self.dropped} bytes of output dropped here (output limit)]\n"
-        return bytes(self.head) + note.encode() + tail
 
 
 class _Popen(subprocess.Popen):  # type: ignore[type-arg]
@@ -147,7 +119,7 @@ def execute(
         if capture:
             return _execute_captured(list(argv), timeout, _as_bytes(stdin), env, cwd, scope,
                                      output_limit)
-        relay = _StderrRelay(stderr_filter) if stderr_filter and not _isatty(2) else None
+        relay = StderrRelay(stderr_filter) if stderr_filter and not isatty(2) else None
         return _execute_foreground(list(argv), timeout, env, cwd, scope, relay)
     finally:
         scope.close()
@@ -163,31 +135,6 @@ def _spawn(argv: list[str], scope: containment.RunScope, env: Optional[Mapping[s
     environment = scope.environment(dict(os.environ if env is None else env))
     with containment.core_dumps_off():
         return _Popen(argv, env=environment, **kwargs)
-
-
-class _ExitWatch:
-    """Readable when the process has exited: a pidfd (Linux >= 5.3), else a short poll."""
-
-    def __init__(self, proc: _Popen) -> None:
-        self.proc = proc
-        try:
-            self.fd: Optional[int] = os.pidfd_open(proc.pid)  # type: ignore[attr-defined,unused-ignore]
-        except (AttributeError, OSError):
-            self.fd = None
-
-    @property
-    def poll_interval(self) -> Optional[float]:
-        return None if self.fd is not None else 0.02
-
-    def exited(self) -> bool:
-        if self.fd is not None:
-            return bool(select.select([self.fd], [], [], 0)[0])
-        return self.proc.poll() is not None
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
 
 
 def _execute_captured(
@@ -207,11 +154,11 @@ def _execute_captured(
     )
     scope.started(proc.pid, own_group=True)
     outputs = {proc.stdout: BoundedOutput(output_limit), proc.stderr: BoundedOutput(output_limit)}
-    watch = _ExitWatch(proc)
+    watch = ExitWatch(proc)
     timed_out = False
     try:
         with selectors.DefaultSelector() as selector:
-            pumps = _Pumps(selector, proc, stdin, outputs, watch)
+            pumps = Pumps(selector, proc, stdin, outputs, watch)
             deadline = start + timeout
             while not pumps.exited:
                 remaining = deadline - time.monotonic()
@@ -221,7 +168,7 @@ def _execute_captured(
                 pumps.step(min(remaining, _WAIT_SLICE))
             if not scope.persistent or timed_out:
                 scope.kill()  # leftovers: daemons, background children (on timeout, all)
-            pumps.drain(_DRAIN_SECONDS if not scope.persistent else 1.0)
+            pumps.drain(DRAIN_SECONDS if not scope.persistent else 1.0)
     except BaseException:  # KeyboardInterrupt, a pytest timeout plugin: leave nothing
         scope.kill()
         raise
@@ -236,79 +183,6 @@ def _execute_captured(
     stdout, stderr = outputs[proc.stdout], outputs[proc.stderr]
     return _outcome(proc, start, stdout.value(), stderr.value(), timed_out,
                     stdout.dropped, stderr.dropped)
-
-
-class _Pumps:
-    """Feeds stdin and reads stdout/stderr of one process until it exits."""
-
-    def __init__(self, selector: selectors.BaseSelector, proc: _Popen, stdin: Optional[bytes],
-                 outputs: dict[Any, BoundedOutput], watch: _ExitWatch) -> None:
-        self.selector = selector
-        self.outputs = outputs
-        self.open = set(outputs)
-        self.watch = watch
-        self.exited = False
-        self.pending = memoryview(stdin or b"")
-        for stream in outputs:
-            os.set_blocking(stream.fileno(), False)
-            selector.register(stream, selectors.EVENT_READ)
-        self.stdin = proc.stdin
-        if self.stdin is not None:
-            if self.pending:
-                os.set_blocking(self.stdin.fileno(), False)
-                selector.register(self.stdin, selectors.EVENT_WRITE)
-            else:
-                self.stdin.close()
-        if watch.fd is not None:
-            selector.register(watch.fd, selectors.EVENT_READ)
-
-    def step(self, wait: float) -> None:
-        """Wait up to `wait` seconds for something to do, and do it."""
-        interval = self.watch.poll_interval
-        for key, _ in self.selector.select(min(wait, interval) if interval else wait):
-            if key.fileobj is self.stdin:
-                self._write()
-            elif key.fileobj in self.open:
-                self._read(key.fileobj)
-        if self.watch.exited():
-            self.exited = True
-
-    def _write(self) -> None:
-        assert self.stdin is not None
-        try:
-            written = os.write(self.stdin.fileno(), self.pending[:_READ_SIZE])
-        except BlockingIOError:
-            return
-        except OSError:  # the reader is gone: the rest is not wanted
-            written = len(self.pending)
-        self.pending = self.pending[written:]
-        if not self.pending:
-            self.selector.unregister(self.stdin)
-            self.stdin.close()
-
-    def _read(self, stream: Any) -> None:
-        try:
-            data = os.read(stream.fileno(), _READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if data:
-            self.outputs[stream].feed(data)
-            return
-        self.selector.unregister(stream)
-        self.open.discard(stream)
-
-    def drain(self, seconds: float) -> None:
-        """Read what is left until every writer is gone or `seconds` pass."""
-        deadline = time.monotonic() + seconds
-        while self.open:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            for key, _ in self.selector.select(remaining):
-                if key.fileobj in self.open:
-                    self._read(key.fileobj)
 
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -343,71 +217,19 @@ def _forwarding_signals(proc: subprocess.Popen[bytes], scope: containment.RunSco
             signal.signal(sig, handler)
 
 
-def _isatty(fd: int) -> bool:
-    try:
-        return os.isatty(fd)
-    except OSError:
-        return False
-
-
-@dataclass(frozen=True)
-class LineFilter:
-    """Lines to drop from a stream: those `pattern` matches, which all start with `prefix`."""
-
-    pattern: re.Pattern[bytes]
-    prefix: bytes
-
-    def could_become(self, partial: bytes) -> bool:
-        """Whether an unfinished line may still turn into one to drop."""
-        return self.prefix.startswith(partial) or partial.startswith(self.prefix)
-
-
-class _StderrRelay:
-    """Copies a child's stderr to ours as it comes, without the lines `drop` matches.
-
-    Only a trailing partial line that could still become such a line is held back.
-    """
-
-    def __init__(self, drop: LineFilter) -> None:
-        self.drop = drop
-        self.held = b""
-
-    def feed(self, data: bytes) -> None:
-        data = self.held + data
-        cut = data.rfind(b"\n") + 1
-        complete, partial = data[:cut], data[cut:]
-        self.held = partial if partial and self.drop.could_become(partial) else b""
-        _write_all(2, self.drop.pattern.sub(b"", complete) + (b"" if self.held else partial))
-
-    def flush(self) -> None:
-        _write_all(2, self.drop.pattern.sub(b"", self.held))
-        self.held = b""
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-        except BlockingIOError:
-            select.select([], [fd], [])
-        except OSError:  # our stderr is gone: nothing to tell it
-            return
-
-
 def _execute_foreground(
     argv: list[str],
     timeout: float,
     env: Optional[Mapping[str, str]],
     cwd: Optional[str],
     scope: containment.RunScope,
-    relay: Optional[_StderrRelay],
+    relay: Optional[StderrRelay],
 ) -> ProcessOutcome:
     start = time.monotonic()
     proc = _spawn(argv, scope, env, cwd=cwd,
                   stderr=subprocess.PIPE if relay is not None else None)
     scope.started(proc.pid, own_group=False)
-    watch = _ExitWatch(proc)
+    watch = ExitWatch(proc)
     timed_out = False
     readable = [fd for fd in (watch.fd, proc.stderr.fileno() if proc.stderr else None)
                 if fd is not None]
@@ -422,10 +244,10 @@ def _execute_foreground(
                 wait = min(remaining, watch.poll_interval or _WAIT_SLICE)
                 ready = select.select(readable, [], [], wait)[0]  # retried after signals
                 if relay is not None and proc.stderr is not None and proc.stderr.fileno() in ready:
-                    _relay_once(proc.stderr.fileno(), relay, readable)
+                    relay_once(proc.stderr.fileno(), relay, readable)
         scope.kill()
         if relay is not None and proc.stderr is not None:
-            _relay_rest(proc.stderr.fileno(), relay, readable)
+            relay_rest(proc.stderr.fileno(), relay, readable)
     except BaseException:
         scope.kill()
         raise
@@ -436,22 +258,6 @@ def _execute_foreground(
         scope.close()  # before the wait: the unreaped first process keeps its pid ours
         proc.wait()
     return _outcome(proc, start, b"", b"", timed_out)
-
-
-def _relay_once(fd: int, relay: _StderrRelay, readable: list[int]) -> None:
-    data = os.read(fd, _READ_SIZE)
-    if data:
-        relay.feed(data)
-    elif fd in readable:
-        readable.remove(fd)
-
-
-def _relay_rest(fd: int, relay: _StderrRelay, readable: list[int]) -> None:
-    deadline = time.monotonic() + _DRAIN_SECONDS
-    while fd in readable and time.monotonic() < deadline:
-        if select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
-            _relay_once(fd, relay, readable)
-    relay.flush()
 
 
 def _outcome(
