@@ -113,7 +113,7 @@ def test_xarch_canary_command(tmp_path: Path) -> None:
     data = json.loads(out)
     assert status == 0 and data["ok"] is True and data["target"] == "riscv64"
     assert data["fidelity"] == "emulated"
-    assert len((tmp_path / "pytest-xarch" / "builds.log").read_text().splitlines()) <= 2
+    assert len((tmp_path / "pytest-xarch" / "builds" / "builds.log").read_text().splitlines()) <= 2
 
 
 def test_xarch_canary_exit_statuses_on_failure_and_bad_usage(tmp_path: Path) -> None:
