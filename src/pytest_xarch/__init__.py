@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, SetupError, UnknownTargetError, XarchError
 from .fidelity import Fidelity
+from .version import __version__
 
 if TYPE_CHECKING:
     from .api import check, resolve_target, run, runner_for
@@ -61,6 +62,7 @@ __all__ = [
     "Target",
     "UnknownTargetError",
     "XarchError",
+    "__version__",
     "builtin_registry",
     "check",
     "host_target",
@@ -69,4 +71,3 @@ __all__ = [
     "run",
     "runner_for",
 ]
-__version__ = "0.1.0"

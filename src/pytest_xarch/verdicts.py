@@ -32,7 +32,7 @@ def clean_verdict_entry(
     program: str, target: Target, sysroot: Optional[Path], env: Mapping[str, str]
 ) -> Optional[Path]:
     """Where a clean verdict for this exact program, target and sysroot is kept."""
-    from . import __version__
+    from .version import __version__
 
     try:
         info = os.stat(program)

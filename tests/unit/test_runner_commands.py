@@ -20,7 +20,7 @@ from pytest_xarch.runners import (
     runner_for,
     runner_kind,
 )
-from pytest_xarch.targets import resolve_target
+from pytest_xarch.targets import Target, resolve_target
 
 FAKE_QEMU = "/opt/fake/bin/qemu-aarch64"
 
@@ -110,12 +110,7 @@ def test_native_command_is_the_program_itself(tmp_path: Path) -> None:
     assert runner.fidelity == Fidelity.NATIVE
 
 
-def test_runner_choice() -> None:
-    host = "x86_64"  # the CI machines are x86-64; elsewhere these facts shift
-    from pytest_xarch.targets import host_target
-
-    if host_target().name != host:
-        pytest.skip("runner choice expectations are written for an x86-64 host")
+def test_runner_choice(x86_64_host: Target) -> None:
     assert runner_kind(resolve_target("x86_64")) == "native"
     assert runner_kind(resolve_target("x86_64"), cpu="qemu64") == "qemu"
     assert runner_kind(resolve_target("aarch64")) == "qemu"
@@ -127,7 +122,14 @@ def test_runner_choice() -> None:
     assert isinstance(runner_for(resolve_target("arm64")), QemuRunner)
 
 
-def test_impossible_runner_requests_are_explained() -> None:
+def test_runner_choice_on_an_aarch64_host(aarch64_host: Target) -> None:
+    assert runner_kind(resolve_target("arm64")) == "native"
+    assert runner_kind(resolve_target("aarch64"), cpu="cortex-a53") == "qemu"
+    assert runner_kind(resolve_target("armv7")) == "qemu"  # AArch32 is not assumed
+    assert runner_kind(resolve_target("x86_64")) == "qemu"
+
+
+def test_impossible_runner_requests_are_explained(x86_64_host: Target) -> None:
     with pytest.raises(SetupError, match="cannot execute AArch64 code"):
         runner_for(dataclasses.replace(resolve_target("aarch64"), runner="native"))
     with pytest.raises(SetupError, match="pins CPU model 'cortex-a72'"):

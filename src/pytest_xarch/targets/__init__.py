@@ -21,10 +21,11 @@ from .model import (
     host_target,
     make_target,
     resolve_target,
+    simulated_host,
 )
 
 __all__ = [
     "ELF_MAGIC", "Target", "TargetRegistry", "binfmt_magic", "binfmt_mask", "builtin_registry",
     "elf_headers", "host_executes", "host_target", "kernel_runs_natively", "libc_counterpart",
-    "machine_runs", "make_target", "resolve_target", "same_isa", "uses_musl",
+    "machine_runs", "make_target", "resolve_target", "same_isa", "simulated_host", "uses_musl",
 ]

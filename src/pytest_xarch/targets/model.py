@@ -9,6 +9,7 @@ Docker platforms, case-insensitively.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import functools
@@ -274,9 +275,16 @@ _HOST_MACHINES = {
 }
 
 
-@functools.cache
+_simulated_host: Optional[Target] = None
+
+
 def host_target() -> Target:
     """The built-in target this machine is (musl when the host's loader is musl's)."""
+    return _simulated_host if _simulated_host is not None else _real_host()
+
+
+@functools.cache
+def _real_host() -> Target:
     machine = platform.machine()
     if machine not in _HOST_MACHINES:
         raise UnknownTargetError(f"this host's architecture '{machine}' has no built-in target")
@@ -286,3 +294,14 @@ def host_target() -> Target:
     if host_is_musl and os.path.exists(builtin_registry().resolve(musl).loader):
         return builtin_registry().resolve(musl)
     return target
+
+
+@contextlib.contextmanager
+def simulated_host(target: Target) -> Iterator[Target]:
+    """Answer every question about "this host" as if it were `target` (tests, planning)."""
+    global _simulated_host
+    previous, _simulated_host = _simulated_host, target
+    try:
+        yield target
+    finally:
+        _simulated_host = previous
