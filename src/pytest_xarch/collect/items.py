@@ -136,7 +136,7 @@ class BinaryFile(pytest.File):
         problems = []
         for target in self.targets:
             try:
-                sysroot = getattr(self.state.runner(target), "sysroot", None)
+                sysroot = self.state.runner(target).sysroot
             except XarchError:
                 sysroot = None
             found = errors(check_file(self.path, target, sysroot=sysroot))
