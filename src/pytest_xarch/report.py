@@ -11,6 +11,7 @@ import pytest
 
 from .files import write_atomic
 from .state import SessionState
+from .targets import Target
 
 OUTCOMES = ("passed", "failed", "skipped", "error")  # always shown; xfailed etc. when present
 
@@ -57,17 +58,25 @@ def _columns(state: SessionState) -> list[str]:
 def matrix_rows(state: SessionState) -> list[tuple[str, ...]]:
     """Header and one row per target: runner, outcome counts, fidelity obtained."""
     columns = _columns(state)
-    rows: list[tuple[str, ...]] = [("target", "runner", *columns, "fidelity obtained")]
+    rows: list[tuple[str, ...]] = [
+        ("target", "runner", "libraries", *columns, "fidelity obtained")]
     for target in state.targets:
-        _, description, _ = state.runner_summary(target)
-        if len(description) > 60:
-            description = description[:57] + "..."
+        engine, libraries = _runner_cells(state, target)
         counts = state.counts(target.name)
         rows.append((
-            target.name, description, *(str(counts.get(o, 0)) for o in columns),
+            target.name, engine, libraries, *(str(counts.get(o, 0)) for o in columns),
             _fidelity_breakdown(state, target.name),
         ))
     return rows
+
+
+def _runner_cells(state: SessionState, target: Target) -> tuple[str, str]:
+    """(engine, library root) of the target's runner; why there is none, shortened."""
+    kind, engine, _ = state.runner_summary(target, engine_only=True)
+    if kind == "unavailable":
+        return (engine if len(engine) <= 60 else engine[:57] + "...", "-")
+    root = state.runner(target).root
+    return engine, f"{root.tree} ({root.kind})" if root else "-"
 
 
 def write_terminal_summary(state: SessionState, terminal: Any) -> None:
@@ -76,11 +85,11 @@ def write_terminal_summary(state: SessionState, terminal: Any) -> None:
         return
     terminal.write_sep("=", "xarch fidelity matrix")
     rows = matrix_rows(state)
-    counted = len(rows[0]) - 3
+    counted = len(rows[0]) - 4  # target, runner, libraries ... fidelity obtained
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for index, row in enumerate(rows):
         cells = [
-            cell.rjust(width) if 2 <= i < 2 + counted and index else cell.ljust(width)
+            cell.rjust(width) if 3 <= i < 3 + counted and index else cell.ljust(width)
             for i, (cell, width) in enumerate(zip(row, widths))
         ]
         terminal.write_line("  ".join(cells).rstrip(), bold=index == 0)

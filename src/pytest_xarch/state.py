@@ -148,13 +148,18 @@ class SessionState:
             self._canaries[target.name] = run_canary(target, cache_dir=cache_dir, runner=runner)
         return self._canaries[target.name]
 
-    def runner_summary(self, target: Target) -> tuple[str, str, Fidelity]:
-        """(kind, description, fidelity) of the target's runner, or why there is none."""
+    def runner_summary(self, target: Target, *, engine_only: bool = False
+                       ) -> tuple[str, str, Fidelity]:
+        """(kind, description, fidelity) of the target's runner, or why there is none.
+
+        `engine_only`: what executes the programs, without the library root.
+        """
         try:
             runner = self.runner(target)
+            description = runner.engine() if engine_only else runner.describe()
         except XarchError as error:
             return ("unavailable", str(error), Fidelity.STATIC)
-        return (runner.kind, runner.describe(), runner.fidelity)
+        return (runner.kind, description, runner.fidelity)
 
     def record(self, nodeid: str, category: str, props: Mapping[str, Any],
                duration: float) -> None:

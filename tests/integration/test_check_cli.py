@@ -112,8 +112,57 @@ def test_overrides(corpus: Corpus, tmp_path: Path, capsys: pytest.CaptureFixture
     assert (status, out.split(": ")[1]) == (1, "page-align")
     status, out, _ = xarch(capsys, "check", "-t", "aarch64", "--glibc", "2.28", program)
     assert (status, out.split(": ")[1]) == (1, "glibc-too-new")
-    status, out, _ = xarch(capsys, "check", "-t", "aarch64", "--sysroot", str(tmp_path), program)
+    armv7 = str(corpus.hello("armv7"))  # its loader is nowhere on this host but the sysroot
+    status, out, _ = xarch(capsys, "check", "-t", "armv7", "--sysroot", str(tmp_path), armv7)
     assert (status, out.split(": ")[1]) == (1, "missing-loader")
+
+
+def test_static_archives_are_checked_member_by_member(
+    corpus: Corpus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    objects = []
+    for name in ("one", "two"):
+        source = tmp_path / f"{name}.c"
+        source.write_text(f"int {name}(void) {{ return 1; }}\n")
+        objects.append(str(tmp_path / f"{name}.o"))
+        compiled = run_tool(["aarch64-linux-gnu-gcc", "-c", str(source), "-o", objects[-1]])
+        assert compiled.returncode == 0, compiled.stderr
+    archive = tmp_path / "libboth.a"
+    assert run_tool(["aarch64-linux-gnu-ar", "rcs", str(archive), *objects]).returncode == 0
+    status, out, _ = xarch(capsys, "check", "-t", "aarch64", str(archive))
+    assert status == 0
+    assert out.startswith(f"{archive}: static-archive: static archive of 2 object file(s)")
+    status, out, _ = xarch(capsys, "check", "-t", "riscv64", str(archive))
+    assert status == 1
+    assert out.splitlines()[0].startswith(f"{archive}: wrong-machine: ")
+    assert "(2 of 2 members, e.g. one.o)" in out
+
+
+def test_a_missing_file_does_not_stop_the_others(
+    corpus: Corpus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, bad = corpus.hello("aarch64"), corpus.hello("x86_64")
+    status, out, err = xarch(capsys, "check", "-t", "aarch64", str(good),
+                             str(tmp_path / "gone"), str(bad))
+    assert status == 2
+    assert out.splitlines()[0] == f"{good}: ok" and "wrong-machine" in out.splitlines()[1]
+    assert f"xarch: error: {tmp_path / 'gone'}: no such file" in err
+    assert "2 file(s) checked" in err and "1 not checked" in err
+
+
+def test_a_relative_sysroot_is_relative_to_the_configuration(
+    corpus: Corpus, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "project" / "sub").mkdir(parents=True)
+    (tmp_path / "project" / "xarch.toml").write_text(
+        '[target.board]\nbase = "armv7"\nsysroot = "empty-root"\n')
+    (tmp_path / "project" / "empty-root").mkdir()
+    monkeypatch.chdir(tmp_path / "project" / "sub")
+    status, out, _ = xarch(capsys, "check", "-t", "board", "--json", str(corpus.hello("armv7")))
+    report = json.loads(out)
+    assert report["sysroot"] == str(tmp_path / "project" / "empty-root")
+    assert status == 1 and report["files"][0]["findings"][0]["code"] == "missing-loader"
 
 
 def test_configured_target(

@@ -10,6 +10,7 @@ import pytest
 
 from pytest_xarch.errors import SetupError
 from pytest_xarch.fidelity import Fidelity
+from pytest_xarch.roots import LibraryRoot
 from pytest_xarch.runners import (
     GuestEnvironment,
     NativeRunner,
@@ -30,7 +31,8 @@ def _qemu(target: str = "aarch64", *, sysroot: str | None = "/usr/aarch64-linux-
     """A QemuRunner with its emulator and sysroot pinned, so nothing is looked up on disk."""
     runner = QemuRunner(resolve_target(target), **kwargs)
     runner.__dict__["qemu_path"] = FAKE_QEMU
-    runner.__dict__["sysroot"] = Path(sysroot) if sysroot else None
+    root = LibraryRoot("sysroot", Path(sysroot), Path(sysroot)) if sysroot else None
+    runner.__dict__["root"] = root
     return runner
 
 
@@ -69,6 +71,15 @@ def test_no_sysroot_means_no_dash_l(tmp_path: Path) -> None:
     assert "-L" not in argv
 
 
+def test_a_multiarch_root_without_overlay_means_no_dash_l(tmp_path: Path) -> None:
+    runner = _qemu(sysroot=None)
+    runner.__dict__["root"] = LibraryRoot("multiarch", Path("/"), None)
+    argv = runner.command("/w/prog", [], GuestEnvironment({}, {}), str(tmp_path)).argv
+    assert "-L" not in argv
+    runner.__dict__["qemu_path"] = None  # describe() would ask the fake QEMU its version
+    assert runner.describe().endswith("; libraries from / (multiarch)")
+
+
 def test_unimplemented_syscalls_are_logged_into_the_scratch_dir(tmp_path: Path) -> None:
     argv = _qemu().command("/w/prog", [], GuestEnvironment({}, {}), str(tmp_path)).argv
     assert _option(argv, "-d") == ["unimp"]
@@ -91,7 +102,7 @@ def test_target_qemu_args_follow_the_cpu(tmp_path: Path) -> None:
     target = dataclasses.replace(resolve_target("aarch64"), qemu_args=("-R", "1G"))
     runner = QemuRunner(target)
     runner.__dict__["qemu_path"] = FAKE_QEMU
-    runner.__dict__["sysroot"] = None
+    runner.__dict__["root"] = None
     assert runner.prefix() == [FAKE_QEMU, "-cpu", "cortex-a53", "-R", "1G"]
 
 

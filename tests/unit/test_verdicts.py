@@ -10,6 +10,7 @@ import pytest
 from pytest_xarch import (
     checks,
     run,  # the front door: checks before runs, as configured
+    verdicts,
 )
 from pytest_xarch.errors import SetupError
 from pytest_xarch.targets import host_target
@@ -33,9 +34,9 @@ def check_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = checks.check_before_run
 
-    def counting(program: str, *args: object, **kwargs: object) -> None:
+    def counting(program: str, *args: object, **kwargs: object) -> list[Path]:
         calls.append(program)
-        real(program, *args, **kwargs)  # type: ignore[arg-type]
+        return real(program, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(checks, "check_before_run", counting)
     return calls
@@ -60,3 +61,16 @@ def test_findings_are_never_remembered(program: Path, check_calls: list[str]) ->
         with pytest.raises(SetupError, match="wrong-machine"):
             run(target, [str(program)])
     assert len(check_calls) == 2
+
+
+def test_a_verdict_is_void_once_a_file_it_rests_on_changes(tmp_path: Path) -> None:
+    library = tmp_path / "libfoo.so.1"
+    library.write_bytes(b"one")
+    entry = tmp_path / "entry"
+    verdicts.remember_clean(entry, [library])
+    assert verdicts.known_clean(entry)
+    library.write_bytes(b"two, longer")
+    assert not verdicts.known_clean(entry)
+    verdicts.remember_clean(entry, [library])
+    library.unlink()
+    assert not verdicts.known_clean(entry)

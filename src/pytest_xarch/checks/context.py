@@ -1,4 +1,4 @@
-"""What every check family looks at: the file's facts, the target, the sysroot, the floor."""
+"""What every check family looks at: the file's facts, the target, the library root, the floor."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..elf import ElfFacts
+from ..roots import LibraryRoot
 from ..targets import Target
 from .model import ERROR, Code, Finding, Severity
 
@@ -19,11 +20,12 @@ class CheckContext:
     path: str
     facts: ElfFacts
     target: Target
-    sysroot: Optional[Path]
+    root: Optional[LibraryRoot]  # None: no root with the target's loader was found
     glibc: Optional[str] = None
     page_size: int = 4096
     extra_dirs: Sequence[str] = ()
     findings: list[Finding] = field(default_factory=list)
+    inputs: list[Path] = field(default_factory=list)  # the files the verdict rests on
 
     def add(self, code: str, message: str, severity: Severity = ERROR, **facts: Any) -> None:
         """Record one finding."""

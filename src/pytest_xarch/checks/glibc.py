@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Optional
 
 from ..elf import version_key
-from ..sysroot import Resolution, sysroot_glibc_version
+from ..loader import Resolution, glibc_release
 from .context import CheckContext
-from .libraries import GLIBC_VERSION, own_objects, symbol_list
+from .libraries import GLIBC_VERSION, model, own_objects, symbol_list
 
 
 def glibc_floor(ctx: CheckContext, resolution: Optional[Resolution]) -> None:
@@ -19,7 +19,7 @@ def glibc_floor(ctx: CheckContext, resolution: Optional[Resolution]) -> None:
     ]
     if not needs:
         return
-    floor, source = _floor(ctx)
+    floor, source = _floor(ctx, resolution)
     if floor is None:
         return
     too_new = [n for n in needs if version_key(n.version) > version_key(floor)]
@@ -36,15 +36,17 @@ def glibc_floor(ctx: CheckContext, resolution: Optional[Resolution]) -> None:
         symbols={n.version: list(n.symbols) for n in too_new},
     )
 
-def _floor(ctx: CheckContext) -> tuple[Optional[str], str]:
+def _floor(ctx: CheckContext, resolution: Optional[Resolution]) -> tuple[Optional[str], str]:
+    """The floor given, else the target's setting, else the libc.so.6 the loader will load."""
     if ctx.glibc:
         return ctx.glibc, "the glibc floor given"
     if ctx.target.glibc:
         return ctx.target.glibc, "its glibc setting"
-    if ctx.sysroot is not None:
-        found = sysroot_glibc_version(ctx.sysroot, ctx.target)
-        if found:
-            return found, f"the glibc of the sysroot {ctx.sysroot}"
-    return None, ""
+    if ctx.root is None:
+        return None, ""
+    loaded = resolution.find("libc.so.6") if resolution is not None else None
+    libc = loaded.path if loaded else model(ctx).system_library("libc.so.6", ctx.facts)
+    found = glibc_release(libc) if libc is not None else None
+    return (found, f"the glibc of {libc}") if found else (None, "")
 
 

@@ -21,9 +21,11 @@ class Code(str, enum.Enum):
     LIBC_MISMATCH = "libc-mismatch"
     MISSING_LOADER = "missing-loader"
     MISSING_LIBRARY = "missing-library"
+    MIXED_LIBC = "mixed-libc"
     GLIBC_TOO_NEW = "glibc-too-new"
     PAGE_ALIGN = "page-align"
     ISA_LEVEL = "isa-level"
+    STATIC_ARCHIVE = "static-archive"
 
     def __str__(self) -> str:
         return self.value

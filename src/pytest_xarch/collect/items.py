@@ -136,10 +136,12 @@ class BinaryFile(pytest.File):
         problems = []
         for target in self.targets:
             try:
-                sysroot = self.state.runner(target).sysroot
+                root = self.state.runner(target).root
             except XarchError:
-                sysroot = None
-            found = errors(check_file(self.path, target, sysroot=sysroot))
+                root = None  # the run itself names the problem
+            library_path = target.env.get("LD_LIBRARY_PATH", "")
+            found = errors(check_file(self.path, target, root=root,
+                                      extra_library_dirs=[p for p in library_path.split(":") if p]))
             problems += [f"[{target.name}] {format_finding(finding)}" for finding in found]
         if problems:
             raise self.CollectError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, Optional
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,10 +39,10 @@ def target_readiness(target: Any, containment: str = "") -> dict[str, Any]:
     emulator = QemuRunner(target)
     qemu_path = emulator.qemu_path
     try:
-        sysroot = emulator.sysroot
+        root = emulator.root
         sysroot_problem = None
     except XarchError as problem:  # a configured sysroot that is not a directory
-        sysroot, sysroot_problem = None, str(problem)
+        root, sysroot_problem = None, str(problem)
     compilers: dict[str, Any] = {}
     for lang in ("c", "c++"):
         try:
@@ -70,13 +70,31 @@ def target_readiness(target: Any, containment: str = "") -> dict[str, Any]:
         "cpu_known_to_qemu": cpu_known,
         "qemu": qemu_path,
         "qemu_version": qemu_version(qemu_path) if qemu_path else None,
-        "sysroot": str(sysroot) if sysroot else None,
+        "sysroot": str(root.tree) if root else None,
+        "libraries": _root_facts(root),
         "sysroot_problem": sysroot_problem,
         "containment": containment,
         "compiler": compilers["c"]["command"] if compilers["c"] else None,
         "compilers": compilers,
         "packages": list(target.packages),
     }
+
+
+def _root_facts(root: Any) -> Optional[dict[str, Any]]:
+    if root is None:
+        return None
+    return {"kind": root.kind, "tree": str(root.tree),
+            "prefix": str(root.prefix) if root.prefix else None, "note": root.note}
+
+
+def _root_cell(facts: Optional[dict[str, Any]]) -> str:
+    """`/usr/aarch64-linux-gnu`, `/ (multiarch, +18 libraries of ...)` or `-`."""
+    if not facts:
+        return "-"
+    if facts["kind"] == "sysroot" and not facts["note"]:
+        return str(facts["tree"])
+    detail = ", ".join(part for part in (facts["kind"], facts["note"]) if part)
+    return f"{facts['tree']} ({detail})"
 
 
 def main(args: argparse.Namespace) -> int:
@@ -96,7 +114,7 @@ def main(args: argparse.Namespace) -> int:
         json.dump(rows, sys.stdout, indent=2)
         print()
         return 0
-    header = ("target", "runner", "qemu", "cpu", "sysroot", "compiler", "binfmt")
+    header = ("target", "runner", "qemu", "cpu", "libraries", "compiler", "binfmt")
     table = [header]
     for row in rows:
         qemu = f"{row['qemu_version']}" if row["qemu"] else "missing"
@@ -108,7 +126,7 @@ def main(args: argparse.Namespace) -> int:
             runner = f"{runner} ({short})"
         table.append((
             row["name"], runner, qemu, cpu,
-            row["sysroot"] or "-", row["compiler"] or "-", row["binfmt"] or "-",
+            _root_cell(row["libraries"]), row["compiler"] or "-", row["binfmt"] or "-",
         ))
     widths = [max(len(str(line[i])) for line in table) for i in range(len(header))]
     for line in table:

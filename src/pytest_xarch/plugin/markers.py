@@ -198,7 +198,7 @@ def gate_hardware_only(item: pytest.Item, state: SessionState) -> None:
     target = item_target(item)
     if target is None:
         return
-    kind, description, fidelity = state.runner_summary(target)
+    kind, description, fidelity = state.runner_summary(target, engine_only=True)
     if not fidelity.is_silicon:
         item.stash[UNPROVEN] = reason
         how = f"runs under {description}" if kind != "unavailable" else "has no runner"

@@ -10,6 +10,7 @@ from typing import ClassVar, Optional
 
 from ..fidelity import Fidelity
 from ..process import LineFilter
+from ..roots import LibraryRoot
 from ..targets import Target
 from .result import RunResult
 
@@ -57,9 +58,16 @@ class Runner(abc.ABC):
         return None
 
     @property
-    def sysroot(self) -> Optional[Path]:
-        """The target root filesystem programs find their loader and libraries in, if any."""
+    def root(self) -> Optional[LibraryRoot]:
+        """Where programs find their loader and libraries on this host (None: not here,
+        or nowhere: static programs only)."""
         return None
+
+    @property
+    def sysroot(self) -> Optional[Path]:
+        """The tree the root's glibc comes from (`/` for the host's and multiarch)."""
+        root = self.root
+        return root.tree if root is not None else None
 
     @property
     def qemu_path(self) -> Optional[str]:
@@ -67,8 +75,15 @@ class Runner(abc.ABC):
         return None
 
     @abc.abstractmethod
+    def engine(self) -> str:
+        """What executes the programs: `qemu-aarch64 7.2.22 -cpu cortex-a53`."""
+
     def describe(self) -> str:
-        """One line for reports: `qemu-aarch64 7.2.22 -cpu cortex-a53`."""
+        """One line for reports: the engine, and the library root unless it is the host's."""
+        root = self.root
+        if root is None or root.kind == "host":
+            return self.engine()
+        return f"{self.engine()}; {root.describe()}"
 
     @abc.abstractmethod
     def prefix(self) -> list[str]:

@@ -52,8 +52,8 @@ class BinfmtRunner(QemuRunner):
         handler = self.handler
         return os.path.realpath(handler.interpreter) if handler else None
 
-    def describe(self) -> str:
-        handler = self.handler  # one read of binfmt_misc: describe() runs for every run
+    def engine(self) -> str:
+        handler = self.handler  # one read of binfmt_misc: engine() runs for every run
         if handler is None:
             return f"binfmt (no handler for {self.target.qemu}) -cpu {self.cpu}"
         version = qemu_version(os.path.realpath(handler.interpreter))
@@ -68,8 +68,8 @@ class BinfmtRunner(QemuRunner):
 
     def _qemu_variables(self) -> dict[str, str]:
         variables = {"QEMU_CPU": self.cpu}
-        if self.sysroot:
-            variables["QEMU_LD_PREFIX"] = str(self.sysroot)
+        if self.root and self.root.prefix:
+            variables["QEMU_LD_PREFIX"] = str(self.root.prefix)
         return variables
 
     def prefix(self) -> list[str]:

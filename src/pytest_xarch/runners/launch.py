@@ -11,13 +11,13 @@ import os
 import shutil
 import stat
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Callable, Optional, Union
 
 from .. import containment
 from ..errors import SetupError
 from ..fidelity import Fidelity
 from ..process import DEFAULT_OUTPUT_LIMIT, StdinData, execute
+from ..roots import LibraryRoot
 from ..settings import DEFAULT_EMULATION_FACTOR, DEFAULT_TIMEOUT, check_timeout
 from ..targets import ELF_MAGIC, Target
 from .base import Runner
@@ -25,9 +25,9 @@ from .environment import guest_environment
 from .registry import runner_for
 from .result import RunResult
 
-# A check of `program` before it runs for `target` with the runner's sysroot and the
-# guest's `env` (the run's and the target's): raises SetupError to refuse the run.
-PreCheck = Callable[[str, Target, Optional[Path], Mapping[str, str]], None]
+# A check of `program` before it runs for `target` through the runner's library root and
+# with the guest's `env` (the run's and the target's): raises SetupError to refuse the run.
+PreCheck = Callable[[str, Target, Optional[LibraryRoot], Mapping[str, str]], None]
 
 
 def locate_program(program: str) -> str:
@@ -115,7 +115,7 @@ def run(
     runner = runner or runner_for(target, cpu=cpu, sysroot=sysroot)
     program = locate_program(args[0])
     if precheck is not None:
-        precheck(program, target, runner.sysroot, {**target.env, **(env or {})})
+        precheck(program, target, runner.root, {**target.env, **(env or {})})
     runner.prepare(program)
     guest = guest_environment(target, runner, env)
     limit = timeout or default_timeout(target, runner, emulation_factor)

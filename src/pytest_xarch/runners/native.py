@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from ..fidelity import Fidelity
+from ..roots import HOST_ROOT, LibraryRoot
 from .base import GuestEnvironment, HostCommand, Runner
 
 
@@ -15,7 +16,11 @@ class NativeRunner(Runner):
     kind = "native"
     fidelity = Fidelity.NATIVE
 
-    def describe(self) -> str:
+    @property
+    def root(self) -> LibraryRoot:
+        return HOST_ROOT
+
+    def engine(self) -> str:
         return "native"
 
     def prefix(self) -> list[str]:

@@ -9,14 +9,13 @@ import os
 import re
 import shutil
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Optional
 
 from ..errors import SetupError
 from ..fidelity import Fidelity
 from ..process import LineFilter
 from ..qemu_facts import install_hint, qemu_cpu_models, qemu_version, startup_problem
-from ..sysroot import find_sysroot, require_explicit_sysroot, sysroot_has_loader
+from ..roots import LibraryRoot, choose_root
 from ..targets import Target
 from .base import GuestEnvironment, HostCommand, Runner
 from .environment import is_loader_variable
@@ -58,15 +57,12 @@ class QemuRunner(Runner):
         return shutil.which(self.target.qemu_binary)
 
     @functools.cached_property
-    def sysroot(self) -> Optional[Path]:
-        """The sysroot handed to `-L`, or None when none was found.
+    def root(self) -> Optional[LibraryRoot]:
+        """The coherent library root (its prefix is handed to `-L`), or None when there is
+        none. A sysroot the user named must be a directory (SetupError otherwise)."""
+        return choose_root(self.target, self._sysroot_override)
 
-        A sysroot the user named must be a directory (SetupError otherwise).
-        """
-        require_explicit_sysroot(self.target, self._sysroot_override)
-        return find_sysroot(self.target, self._sysroot_override)
-
-    def describe(self) -> str:
+    def engine(self) -> str:
         if not self.qemu_path:
             return f"{self.target.qemu_binary} (not installed) -cpu {self.cpu}"
         return f"{self.target.qemu_binary} {qemu_version(self.qemu_path)} -cpu {self.cpu}"
@@ -81,34 +77,31 @@ class QemuRunner(Runner):
 
     def prefix(self) -> list[str]:
         argv = [self._require_qemu()]
-        if self.sysroot:
-            argv += ["-L", str(self.sysroot)]
+        if self.root and self.root.prefix:
+            argv += ["-L", str(self.root.prefix)]
         return [*argv, "-cpu", self.cpu, *self.target.qemu_args]
 
     def prepare(self, program: str) -> None:
         qemu = self._require_qemu()
         self._require_cpu_model(qemu)
         self._require_startup(qemu)
-        if self.sysroot and sysroot_has_loader(self.sysroot, self.target):
-            return
         from ..elf import read_interp
 
         interp = read_interp(program)
-        if interp is None:
-            return
+        if interp is None or (self.root and self.root.loader_file(self.target.loader)):
+            return  # a usable root; a program with another loader is the check's (or QEMU's)
         looked = ", ".join(self.target.sysroot_candidates)
-        if self._sysroot_override or self.target.sysroot:
-            where = f"the sysroot {self._sysroot_override or self.target.sysroot}"
+        if self.root is not None:
             raise SetupError(
-                f"{program} is dynamically linked (loader {interp}) but {where} "
-                f"does not contain {self.target.loader}: point sysroot at a root filesystem "
-                f"of target '{self.target.name}' or link the program statically"
+                f"{program} is dynamically linked (loader {interp}) but "
+                f"the sysroot {self.root.tree} does not contain {self.target.loader}: point "
+                f"sysroot at a root filesystem of target '{self.target.name}' or link the "
+                "program statically"
             )
         packages = [p for p in self.target.packages if p.startswith("libc6-dev")]
-        install = (
-            f"install {' '.join(packages)} (apt-get install {' '.join(packages)}), "
-            if packages else ""
-        )
+        if self.target.debian_arch:
+            packages.append(f"libc6:{self.target.debian_arch} (Debian multiarch)")
+        install = f"install {' or '.join(packages)}, " if packages else ""
         raise SetupError(
             f"{program} is dynamically linked (loader {interp}) but no sysroot for target "
             f"'{self.target.name}' was found (looked in {looked}): {install}set `sysroot` in "

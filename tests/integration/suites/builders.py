@@ -160,7 +160,8 @@ def ctest_tree(root: Path, target_name: str, *, emulator: Sequence[str] = ()) ->
     cmake = require_tool("cmake", "cmake")
     target = resolve_target(target_name)
     gcc = require_tool(f"{target.triple}-gcc", target.packages[0] if target.packages else "gcc")
-    tag = hashlib.sha256(";".join(emulator).encode()).hexdigest()[:8]
+    sources = b"".join(p.read_bytes() for p in sorted((SUITES / "ctest").rglob("*")) if p.is_file())
+    tag = hashlib.sha256(";".join(emulator).encode() + b"\0" + sources).hexdigest()[:8]
 
     def make(partial: Path) -> None:
         args = [cmake, "-S", str(SUITES / "ctest"), "-B", str(partial),

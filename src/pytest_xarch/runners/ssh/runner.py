@@ -33,7 +33,7 @@ class SshRunner(Runner):
         self.device = device_for(self.address)
         self._runs: dict[str, _RemoteRun] = {}  # scratch dir -> the run in flight
 
-    def describe(self) -> str:
+    def engine(self) -> str:
         machine = f" ({self.device.machine})" if self.device.machine else ""
         return f"{self.address.url}{machine}"
 
