@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_xarch.targets import builtin_registry
+from pytest_xarch.roots import choose_root
+from pytest_xarch.targets import builtin_registry, resolve_target
+from tests.integration.corpus import Corpus, install
 from tests.integration.test_run import ECHO, SEGV
 from tests.integration.test_run_timeouts import SPIN
 from tests.support.build import CrossBuilder
@@ -135,7 +137,9 @@ def test_targets_json_lists_every_target_with_readiness() -> None:
         assert aarch64["cpu_known_to_qemu"] is True
     require_tool("qemu-aarch64", "qemu-user")
     require_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")
-    assert aarch64["sysroot"] == "/usr/aarch64-linux-gnu"
+    root = choose_root(resolve_target("aarch64"))  # multiarch "/" when libc6:arm64 is installed
+    assert root is not None and aarch64["sysroot"] == str(root.tree)
+    assert aarch64["libraries"]["kind"] == root.kind
     assert aarch64["compiler"].endswith("aarch64-linux-gnu-gcc")
     for name in ("armv7", "riscv64", "ppc64le", "s390x", "i686", "armel"):
         assert by_name[name]["cpu_known_to_qemu"] is True, name
@@ -219,3 +223,15 @@ def test_unusable_timeout_in_the_environment(echo: str) -> None:
     assert completed.returncode == 127
     assert "XARCH_TIMEOUT='inf'" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_no_check_runs_what_the_check_refuses(cross_build: CrossBuilder, tmp_path: Path) -> None:
+    corpus = Corpus(cross_build)
+    program = str(install(tmp_path, corpus.uses_foo()))  # its libfoo.so.1 is not beside it
+    refused = xarch("run", "--target", "aarch64", "--", program)
+    assert refused.returncode == 127
+    assert "missing-library: needs libfoo.so.1" in refused.stderr
+    assert "xarch run --no-check" in refused.stderr
+    ran = xarch("run", "--target", "aarch64", "--no-check", "--", program)
+    assert ran.returncode == 127  # now the guest's own loader says why
+    assert "error while loading shared libraries: libfoo.so.1" in ran.stderr

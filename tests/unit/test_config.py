@@ -209,3 +209,12 @@ def test_a_table_named_after_a_builtin_adjusts_it_and_keeps_its_aliases(tmp_path
 
 def test_split_targets() -> None:
     assert split_targets(" aarch64, armv7 ,,riscv64 ") == ["aarch64", "armv7", "riscv64"]
+
+
+def test_a_relative_sysroot_is_relative_to_its_file(tmp_path: Path) -> None:
+    (tmp_path / "xarch.toml").write_text(
+        '[target.a]\nbase = "aarch64"\nsysroot = "roots/a"\n'
+        '[target.b]\nbase = "aarch64"\nsysroot = "/opt/b"\n')
+    settings = load_settings(path=tmp_path / "xarch.toml", environ={})
+    assert settings.resolve("a").sysroot == str(tmp_path / "roots" / "a")
+    assert settings.resolve("b").sysroot == "/opt/b"

@@ -11,7 +11,8 @@ from ._common import EXIT_TIMEOUT, EXIT_USAGE, error, timeout_is_valid
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `xarch run`."""
     parser.usage = (
-        "xarch run --target T [--cpu C] [--sysroot S] [--timeout SEC] -- PROG [ARGS...]"
+        "xarch run --target T [--cpu C] [--sysroot S] [--timeout SEC] [--no-check] "
+        "-- PROG [ARGS...]"
     )
     parser.add_argument("--target", "-t", required=True, help="target name (any accepted spelling)")
     parser.add_argument("--cpu", help="QEMU CPU model (default: the target's baseline)")
@@ -19,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, help="wall-clock seconds before the run is killed"
     )
+    parser.add_argument("--no-check", action="store_true",
+                        help="run without the static check first (check_before_run = false)")
     parser.add_argument("program", nargs=argparse.REMAINDER, help="-- PROG [ARGS...]")
 
 
@@ -43,7 +46,8 @@ def main(args: argparse.Namespace) -> int:
     def launch() -> RunResult:
         return run(target, program, cpu=args.cpu, sysroot=args.sysroot, timeout=args.timeout,
                    capture=False, emulation_factor=settings.emulation_factor,
-                   precheck=precheck if settings.check_before_run else None)
+                   precheck=precheck if settings.check_before_run and not args.no_check
+                   else None)
 
     if getattr(args, "own_process", False):
         # Nothing else runs in this process: a subreaper, every orphan comes back to it.

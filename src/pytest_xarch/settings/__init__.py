@@ -146,6 +146,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: {prefix}target.{name} must be a table of settings")
         check_target_table(table, Where("file", f"{prefix}target.{name}", str(path)))
+        if "sysroot" in table:  # a relative sysroot is relative to the file that names it
+            table["sysroot"] = str(path.parent / os.path.expanduser(table["sysroot"]))
     return data
 
 
