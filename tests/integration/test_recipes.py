@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.tools import require_tool
+from tests.support.tools import missing, require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "examples" / "recipes"
@@ -85,3 +85,50 @@ def test_go_test_exec_reports_a_failing_emulated_test(go_env: dict[str, str],
     assert tested.returncode != 0, output
     assert "--- FAIL: TestFailsOnRequest" in output
     assert "failing as requested" in output
+
+
+def _rust_for(triple: str) -> tuple[str, str]:
+    """(rustc, cargo) of a toolchain with `triple`'s standard library (Debian's, through
+    multiarch: libstd-rust-dev:arm64), or skip/fail naming how to get one."""
+    for rustc in dict.fromkeys(filter(None, (shutil.which("rustc"), "/usr/bin/rustc"))):
+        sysroot = subprocess.run([rustc, "--print", "sysroot"], capture_output=True,
+                                 text=True, check=False).stdout.strip()
+        cargo = Path(rustc).with_name("cargo")
+        if (Path(sysroot) / "lib" / "rustlib" / triple / "lib").is_dir() and cargo.exists():
+            return rustc, str(cargo)
+    missing(f"no rustc with the {triple} standard library (python3 qemu/provision.py "
+            "--multiarch: Debian's rustc, cargo and libstd-rust-dev:arm64)")
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def cargo_crate(tmp_path: Path) -> tuple[Path, dict[str, str], str]:
+    """The cargo recipe's crate copied to a temporary directory, its environment, cargo."""
+    require_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")
+    require_tool("qemu-aarch64", "qemu-user")
+    rustc, cargo = _rust_for("aarch64-unknown-linux-gnu")
+    crate = tmp_path / "crate"
+    shutil.copytree(RECIPES / "cargo", crate)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RUST_TEST")}
+    env.update(PATH=f"{Path(XARCH).parent}{os.pathsep}{env.get('PATH', '')}", RUSTC=rustc,
+               CARGO_HOME=str(tmp_path / "cargo-home"), CARGO_TERM_COLOR="never")
+    return crate, env, cargo
+
+
+def test_cargo_test_runs_threaded_aarch64_tests_through_xarch(
+    cargo_crate: tuple[Path, dict[str, str], str], pytester: pytest.Pytester
+) -> None:
+    crate, env, cargo = cargo_crate
+    tested = _run([cargo, "test", "--offline", "--target", "aarch64-unknown-linux-gnu"],
+                  cwd=crate, env=env)
+    output = tested.stdout + tested.stderr
+    assert tested.returncode == 0, output
+    assert "test result: ok. 5 passed; 0 failed; 1 ignored" in output
+    assert "RUST_TEST_THREADS" not in env
+    # The same binary, collected case by case: found by cargo's naming, no pattern needed.
+    deps = crate / "target" / "aarch64-unknown-linux-gnu" / "debug" / "deps"
+    (binary,) = [p for p in deps.glob("checksum-*") if p.suffix == "" and os.access(p, os.X_OK)]
+    result = pytester.runpytest_subprocess(
+        "--xarch=aarch64", str(deps), f"--rootdir={deps}", "-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=5, skipped=1)
+    result.stdout.fnmatch_lines([f"*{binary.name}::tests::chunks_on_threads?aarch64? PASSED*"])

@@ -1,9 +1,10 @@
 """Collectors for cross-built test executables: GoogleTest, Catch2, doctest, Go, Rust, CTest.
 
 `collect_file` is the plugin's seam: a CMake build tree's top CTestTestfile.cmake
-becomes a `CTestTree`; an executable ELF whose name matches the patterns and
-that is built for at least one selected target becomes a `BinaryFile`, whose
-items are its cases per target. Everything else is left to other collectors.
+becomes a `CTestTree`; an executable ELF whose name matches the patterns (or a
+libtest binary named the way cargo names them, `deps/<crate>-<hash>`) and that
+is built for at least one selected target becomes a `BinaryFile`, whose items
+are its cases per target. Everything else is left to other collectors.
 """
 
 from __future__ import annotations
@@ -42,18 +43,20 @@ def collect_file(
         if options.ctest and is_ctest_root(file_path):
             return CTestTree.from_parent(parent, path=file_path, state=state, options=options)
         return None
-    from .identify import is_executable_elf, matches_patterns
+    from .identify import is_cargo_output, is_executable_elf, matches_patterns
 
-    if not matches_patterns(file_path, options.patterns) or not is_executable_elf(file_path):
+    named = matches_patterns(file_path, options.patterns)
+    if not (named or is_cargo_output(file_path)) or not is_executable_elf(file_path):
         return None
     explicit = parent.session.isinitpath(file_path)
     if options.ctest and not explicit and in_ctest_tree(file_path, Path(parent.config.rootpath)):
         return None  # the tree's CTestTestfile.cmake collects it
-    return _binary(file_path, parent, state, options)
+    return _binary(file_path, parent, state, options, only_rust=not named)
 
 
 def _binary(file_path: Path, parent: pytest.Collector, state: SessionState,
-            options: CollectOptions) -> Optional[pytest.Collector]:
+            options: CollectOptions, *, only_rust: bool = False) -> Optional[pytest.Collector]:
+    """The binary's collector; `only_rust`: found by cargo's naming, so only a libtest one."""
     from ..elf import read_facts
     from .identify import identify, matching_targets
     from .items import BinaryFile
@@ -65,7 +68,10 @@ def _binary(file_path: Path, parent: pytest.Collector, state: SessionState,
     targets = matching_targets(facts, state.targets)
     if not targets:
         return None
+    kind = identify(file_path, facts)
+    if only_rust and kind != "rust":
+        return None  # a program cargo built, not a test binary
     return BinaryFile.from_parent(
-        parent, path=file_path, kind=identify(file_path, facts), targets=targets, state=state,
-        options=options, facts=facts,
+        parent, path=file_path, kind=kind, targets=targets, state=state, options=options,
+        facts=facts,
     )

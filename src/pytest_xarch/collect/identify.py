@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import mmap
 import os
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -40,6 +41,15 @@ def matches_patterns(path: Path, patterns: Iterable[str]) -> bool:
         or ("/" in pattern and fnmatch.fnmatchcase(text, "*/" + pattern.lstrip("/")))
         for pattern in patterns
     )
+
+
+_CARGO_NAME = re.compile(r"[A-Za-z0-9_]+-[0-9a-f]{16}")
+
+
+def is_cargo_output(path: Path) -> bool:
+    """Whether the name is how cargo names what it builds: `deps/<crate>-<16 hex digits>`
+    (test binaries among them; only libtest ones are collected under this name)."""
+    return path.parent.name == "deps" and bool(_CARGO_NAME.fullmatch(path.name))
 
 
 def has_elf_magic(path: str | Path) -> bool:
