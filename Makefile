@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 STAMPS := build/stamps
 DEMO_TARGETS ?= aarch64,armv7,riscv64,x86_64
 PYTEST_ARGS ?=
+# e.g. PROVISION_ARGS="--multiarch arm64" (what CI does: it changes dpkg's configuration)
+PROVISION_ARGS ?=
 
 .PHONY: demo test setup provision lint typecheck unit clean-venv bench help
 
@@ -28,7 +30,7 @@ setup: $(STAMPS)/venv
 
 # Always run: it checks in well under a second and installs only what is missing.
 provision:
-	sh qemu/bootstrap.sh
+	sh qemu/bootstrap.sh $(PROVISION_ARGS)
 
 # Order-only on provision: python3-venv must exist first, but provisioning alone
 # does not rebuild the virtualenv.

@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Install what pytest-xarch's demo, tests and CI need on a Debian/Ubuntu machine.
 
-    python3 qemu/provision.py [--targets aarch64,armv7,...] [--no-test-tools] [--dry-run]
+    python3 qemu/provision.py [--targets aarch64,armv7,...] [--multiarch [arm64,...]]
+                              [--no-test-tools] [--dry-run]
 
 Installs qemu-user and qemu-user-static, the cross compilers and sysroots of the
 chosen targets (the `packages` of each target in src/pytest_xarch/data/targets.toml;
 the host's own target gets the native gcc/g++ instead) and the tools the test
 suite uses (cmake, golang-go, openssh-server, binutils, googletest, catch2, ...).
+`--multiarch arm64` also enables Debian multiarch for those architectures
+(`dpkg --add-architecture`) and installs their glibc and Rust standard library
+(`libc6:arm64`, `libstd-rust-dev:arm64`, with Debian's rustc and cargo): the
+setup pytest-xarch's library roots are tested against. It changes the machine's
+dpkg configuration, so nothing does it unless asked (CI asks, for its whole run).
 
 Idempotent: packages already installed are skipped (dpkg-query), `apt-get update`
 runs only when something is missing, and nothing needs root when nothing is missing.
@@ -39,6 +45,9 @@ TEST_TOOLS = (
     "googletest", "catch2", "doctest-dev",  # sources/headers of the collector test suites
 )
 HOST_COMPILERS = ("gcc", "g++", "libc6-dev")
+# Per foreign Debian architecture under --multiarch; the Rust toolchain that uses them.
+MULTIARCH_PACKAGES = ("libc6", "libstd-rust-dev")
+MULTIARCH_TOOLS = ("rustc", "cargo")
 # platform.machine() -> name of the built-in target this host is.
 HOST_TARGETS = {
     "x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64",
@@ -152,17 +161,34 @@ def check_platform(os_release: Path = Path("/etc/os-release")) -> None:
         )
 
 
+def multiarch_packages(architectures: Sequence[str]) -> list[str]:
+    """`libc6:arm64` and the rest, for each foreign architecture; the tools that use them."""
+    if not architectures:
+        return []
+    return [*(f"{p}:{arch}" for arch in architectures for p in MULTIARCH_PACKAGES),
+            *MULTIARCH_TOOLS]
+
+
 def missing_packages(packages: Sequence[str]) -> list[str]:
-    """The packages of `packages` dpkg does not list as installed."""
+    """The packages of `packages` dpkg does not list as installed (`name:arch` for a
+    foreign architecture's, a plain name for the native one's)."""
     completed = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\n", *packages],
+        ["dpkg-query", "-W", "-f", "${Package}:${Architecture} ${db:Status-Status}\n",
+         *packages],
         capture_output=True, text=True, timeout=QUERY_TIMEOUT, check=False,
     )
-    installed = {
-        line.split()[0].split(":")[0] for line in completed.stdout.splitlines()
-        if line.endswith(" installed")
-    }
+    installed: set[str] = set()
+    for line in completed.stdout.splitlines():
+        if line.endswith(" installed"):
+            qualified = line.split()[0]
+            installed |= {qualified, qualified.split(":")[0]}
     return [package for package in packages if package not in installed]
+
+
+def foreign_architectures() -> list[str]:
+    completed = subprocess.run(["dpkg", "--print-foreign-architectures"], capture_output=True,
+                               text=True, timeout=QUERY_TIMEOUT, check=False)
+    return completed.stdout.split()
 
 
 def privilege_prefix() -> list[str]:
@@ -175,6 +201,14 @@ def privilege_prefix() -> list[str]:
         "installing packages needs root, this is not root and sudo is not installed: "
         "run `python3 qemu/provision.py` as root (or install sudo), then run make again"
     )
+
+
+def run_root(prefix: list[str], *argv: str) -> None:
+    say("running " + " ".join([*prefix, *argv]))
+    completed = subprocess.run([*prefix, *argv], stdin=subprocess.DEVNULL,
+                               timeout=QUERY_TIMEOUT, check=False)
+    if completed.returncode != 0:
+        raise ProvisionError(f"{argv[0]} failed with status {completed.returncode}")
 
 
 def apt(prefix: list[str], *args: str) -> None:
@@ -192,7 +226,8 @@ def apt(prefix: list[str], *args: str) -> None:
         )
 
 
-def provision(targets: Sequence[str], *, test_tools: bool, dry_run: bool) -> int:
+def provision(targets: Sequence[str], *, test_tools: bool, dry_run: bool,
+              multiarch: Sequence[str] = ()) -> int:
     """Install what is missing; returns the exit status."""
     check_platform()
     tables = load_table()
@@ -200,18 +235,24 @@ def provision(targets: Sequence[str], *, test_tools: bool, dry_run: bool) -> int
     host = host_target()
     if host and host in tables and host not in chosen:
         chosen.append(host)
-    packages = packages_for(chosen, tables, test_tools)
-    say(f"targets: {', '.join(chosen)}")
+    packages = packages_for(chosen, tables, test_tools) + multiarch_packages(multiarch)
+    say(f"targets: {', '.join(chosen)}"
+        + (f"; Debian multiarch: {', '.join(multiarch)}" if multiarch else ""))
+    new_architectures = [arch for arch in multiarch if arch not in foreign_architectures()]
     missing = missing_packages(packages)
     present = len(packages) - len(missing)
-    if not missing:
+    if not missing and not new_architectures:
         say(f"all {len(packages)} packages are installed; nothing to do")
         return 0
     say(f"{present} of {len(packages)} packages installed; missing: {' '.join(missing)}")
+    if new_architectures:
+        say(f"architectures to add to dpkg: {' '.join(new_architectures)}")
     if dry_run:
         say("dry run: not installing")
         return 0
     prefix = privilege_prefix()
+    for arch in new_architectures:
+        run_root(prefix, "dpkg", "--add-architecture", arch)
     apt(prefix, "update")
     apt(prefix, "install", "-y", "--no-install-recommends", *missing)
     still = missing_packages(packages)
@@ -233,11 +274,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     parser.add_argument("--no-test-tools", action="store_true",
                         help="skip the test suite's tools (" + ", ".join(TEST_TOOLS) + ")")
+    parser.add_argument(
+        "--multiarch", nargs="?", const="arm64", default="", metavar="ARCHS",
+        help="also enable these Debian architectures (default arm64) and install their glibc "
+        "and Rust std through multiarch; changes dpkg's configuration",
+    )
     parser.add_argument("--dry-run", action="store_true", help="only report what is missing")
     args = parser.parse_args(argv)
     targets = [name for name in args.targets.split(",") if name.strip()]
+    architectures = [arch.strip() for arch in args.multiarch.split(",") if arch.strip()]
+    bad = [arch for arch in architectures if not re.fullmatch(r"[a-z0-9]+", arch)]
+    if bad:
+        parser.error(f"--multiarch: {bad[0]!r} is not a Debian architecture name (e.g. arm64)")
     try:
-        return provision(targets, test_tools=not args.no_test_tools, dry_run=args.dry_run)
+        return provision(targets, test_tools=not args.no_test_tools, dry_run=args.dry_run,
+                         multiarch=architectures)
     except ProvisionError as problem:
         print(f"provision: error: {problem}", file=sys.stderr)
         return 1

@@ -93,3 +93,34 @@ def test_dry_run_reports_and_installs_nothing(
     assert "provision: targets: aarch64" in output
     assert "nothing to do" in output or "dry run: not installing" in output
     assert provision.main(["--targets", "sparc"]) == 1
+
+
+def test_multiarch_packages_are_qualified_by_architecture(provision: ModuleType) -> None:
+    assert provision.multiarch_packages([]) == []
+    assert provision.multiarch_packages(["arm64", "armhf"]) == [
+        "libc6:arm64", "libstd-rust-dev:arm64", "libc6:armhf", "libstd-rust-dev:armhf",
+        "rustc", "cargo"]
+
+
+def test_installed_foreign_packages_are_told_apart(
+    provision: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listing = ("libc6:amd64 installed\nlibc6:arm64 installed\n"
+               "libstd-rust-dev:arm64 not-installed\n")
+
+    def dpkg_query(*args: object, **kwargs: object) -> object:
+        return type("Completed", (), {"stdout": listing})()
+
+    monkeypatch.setattr(provision.subprocess, "run", dpkg_query)
+    assert provision.missing_packages(
+        ["libc6", "libc6:arm64", "libc6:armhf", "libstd-rust-dev:arm64"]) == [
+        "libc6:armhf", "libstd-rust-dev:arm64"]
+
+
+def test_a_bad_multiarch_name_is_a_usage_error(
+    provision: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        provision.main(["--multiarch", "arm64;rm", "--dry-run"])
+    assert exit_.value.code == 2
+    assert "not a Debian architecture name" in capsys.readouterr().err
