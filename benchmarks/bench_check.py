@@ -9,7 +9,7 @@ measures, interleaved round by round in a shuffled order:
   readelf         readelf -W -h -l -d -V FILE (a process, output captured)
   read_facts      pytest_xarch.elf.read_facts(FILE), caches cleared first
   check cold      pytest_xarch.checks.check_file(FILE, target), every cache cleared
-                  (facts of the file and of each library it loads, sysroot glibc version)
+                  (facts of the file and of each library it loads, ld.so.cache, glibc banners)
   check cached    check_file again on the unchanged file (what a repeated run pays)
   xarch check     the `xarch check` command as a process (interpreter start-up included)
 
@@ -38,11 +38,10 @@ GOAL = 3.0
 
 
 def clear_caches() -> None:
-    from pytest_xarch import elf, sysroot
+    from pytest_xarch import elf, loader
 
     elf.clear_cache()
-    sysroot.library_dirs.cache_clear()
-    sysroot._libc_version.cache_clear()
+    loader.clear_caches()
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -59,7 +58,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = parser.parse_args()
 
-    from pytest_xarch.checks import check_file, errors
+    from pytest_xarch import check as check_file  # names resolved through the settings
+    from pytest_xarch.checks import errors
     from pytest_xarch.elf import read_facts
 
     readelf = shutil.which("readelf")

@@ -31,7 +31,7 @@ from typing import Optional
 from .elf import ElfError, ElfFacts, read_facts, version_key
 from .errors import SetupError
 from .guestfs import GuestFS
-from .targets import Target
+from .targets import Target, multiarch_names
 
 _MAX_OBJECTS = 512  # libraries followed transitively for one binary
 _BANNER = re.compile(rb"\(([^()\n\0]{1,80})\) (?:[a-z]+ )?release version (\d+\.\d+)")
@@ -42,15 +42,6 @@ _ELF_LIBC6 = 0x0003
 _CACHE_KINDS = {
     (62, 64): 0x0300, (183, 64): 0x0A00, (22, 64): 0x0400, (21, 64): 0x0500, (3, 32): 0x0000,
 }
-
-
-def multiarch_names(target: Target) -> list[str]:
-    """Debian multiarch directory names of the target (i686 lives in i386-linux-gnu)."""
-    names = [target.triple]
-    arch, _, rest = target.triple.partition("-")
-    if arch in {"i686", "i586", "i486"}:
-        names.append(f"i386-{rest}")
-    return names
 
 
 def builtin_dirs(target: Target) -> list[str]:
@@ -110,6 +101,12 @@ def _cache_entries(path: str, size: int, mtime: int, kind: Optional[int]
     except (struct.error, ValueError):
         return ()
     return tuple(found.items())
+
+
+def clear_caches() -> None:
+    """Forget what was read of ld.so.cache files and glibc banners (benchmarks, tests)."""
+    _cache_entries.cache_clear()
+    _build_of.cache_clear()
 
 
 def _string(data: bytes, offset: int) -> str:

@@ -26,6 +26,7 @@ per set of inputs and replaced atomically.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -35,13 +36,11 @@ from pathlib import Path
 from typing import Optional
 
 from .diskcache import user_cache_dir
-from .elf import ElfError, read_facts
 from .errors import SetupError
 from .files import make_temp_dir
 from .guestfs import GuestFS
-from .loader import multiarch_names
 from .sysroot import find_sysroot, require_explicit_sysroot, sysroot_has_loader
-from .targets import Target, host_executes
+from .targets import Target, has_target_identity, host_executes, multiarch_names
 
 # glibc's own libraries: they must come from the loader's tree.
 GLIBC_LIBRARIES = frozenset({
@@ -102,18 +101,10 @@ def _multiarch_loader(target: Target) -> Optional[Path]:
         return None
     for name in multiarch_names(target):
         folder = Path("/lib") / name
-        if (folder / Path(target.loader).name).is_file() and _is_target_elf(
+        if (folder / Path(target.loader).name).is_file() and has_target_identity(
                 folder / "libc.so.6", target):
             return folder / Path(target.loader).name
     return None
-
-
-def _is_target_elf(path: Path, target: Target) -> bool:
-    try:
-        facts = read_facts(path)
-    except (ElfError, SetupError):
-        return False
-    return (facts.machine, facts.bits) == (target.machine, target.bits)
 
 
 def _host_multiarch_libc(target: Target) -> Optional[Path]:
@@ -129,8 +120,18 @@ def choose_root(target: Target, override: Optional[str] = None) -> Optional[Libr
     """The coherent root of `target` here, or None when it has none (static programs only).
 
     `override` (or the target's `sysroot`) names a sysroot explicitly; `/` there
-    means the host's root, multiarch or not.
+    means the host's root, multiarch or not. Chosen once per process (an overlay
+    that has since disappeared is built again).
     """
+    root = _chosen(target, override)
+    if root is not None and root.prefix is not None and not root.prefix.is_dir():
+        _chosen.cache_clear()
+        root = _chosen(target, override)
+    return root
+
+
+@functools.lru_cache(maxsize=64)
+def _chosen(target: Target, override: Optional[str]) -> Optional[LibraryRoot]:
     require_explicit_sysroot(target, override)
     explicit = override or target.sysroot
     if explicit:
@@ -149,7 +150,7 @@ def choose_root(target: Target, override: Optional[str] = None) -> Optional[Libr
 def _sysroot_root(target: Target, tree: Path) -> LibraryRoot:
     """A sysroot, pinned against the host's multiarch glibc when the host has one."""
     host_libc = _host_multiarch_libc(target)
-    if host_libc is not None and not _is_target_elf(host_libc, target):
+    if host_libc is not None and not has_target_identity(host_libc, target):
         host_libc = None
     inside = any((tree / prefix.lstrip("/") / name / "libc.so.6").exists()
                  for name in multiarch_names(target) for prefix in ("/lib", "/usr/lib"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -217,3 +218,23 @@ def test_host_target_is_a_builtin_target_this_host_executes() -> None:
     host = host_target()
     assert host.name in builtin_registry().names()
     assert host_executes(host)
+
+
+def test_identity_from_the_elf_header_alone(tmp_path: Path) -> None:
+    from pytest_xarch.targets import elf_headers, has_target_identity
+
+    aarch64, armv7 = resolve_target("aarch64"), resolve_target("armv7")
+    program = tmp_path / "prog"
+    program.write_bytes(elf_headers(aarch64)[0] + b"\0" * 44)
+    assert has_target_identity(program, aarch64)
+    assert not has_target_identity(program, armv7)
+    program.write_bytes(b"#!/bin/sh\n")
+    assert not has_target_identity(program, aarch64)
+    assert not has_target_identity(tmp_path / "absent", aarch64)
+
+
+def test_multiarch_names() -> None:
+    from pytest_xarch.targets import multiarch_names
+
+    assert multiarch_names(resolve_target("aarch64")) == ["aarch64-linux-gnu"]
+    assert multiarch_names(resolve_target("i686")) == ["i686-linux-gnu", "i386-linux-gnu"]

@@ -85,11 +85,13 @@ class QemuRunner(Runner):
         qemu = self._require_qemu()
         self._require_cpu_model(qemu)
         self._require_startup(qemu)
-        from ..elf import read_interp
+        if self.root and self.root.loader_file(self.target.loader):
+            return  # a usable root; a program with another loader is the check's (or QEMU's)
+        from ..elf import read_interp  # only now: pyelftools costs ~50 ms to import and parse
 
         interp = read_interp(program)
-        if interp is None or (self.root and self.root.loader_file(self.target.loader)):
-            return  # a usable root; a program with another loader is the check's (or QEMU's)
+        if interp is None:
+            return
         looked = ", ".join(self.target.sysroot_candidates)
         if self.root is not None:
             raise SetupError(

@@ -7,10 +7,12 @@ from .compat import (
     binfmt_magic,
     binfmt_mask,
     elf_headers,
+    has_target_identity,
     host_executes,
     kernel_runs_natively,
     libc_counterpart,
     machine_runs,
+    multiarch_names,
     same_isa,
     uses_musl,
 )
@@ -26,6 +28,7 @@ from .model import (
 
 __all__ = [
     "ELF_MAGIC", "Target", "TargetRegistry", "binfmt_magic", "binfmt_mask", "builtin_registry",
-    "elf_headers", "host_executes", "host_target", "kernel_runs_natively", "libc_counterpart",
-    "machine_runs", "make_target", "resolve_target", "same_isa", "simulated_host", "uses_musl",
+    "elf_headers", "has_target_identity", "host_executes", "host_target",
+    "kernel_runs_natively", "libc_counterpart", "machine_runs", "make_target",
+    "multiarch_names", "resolve_target", "same_isa", "simulated_host", "uses_musl",
 ]

@@ -83,6 +83,30 @@ def _byteorder(target: Target) -> Literal["little", "big"]:
     return "little" if target.endian == "little" else "big"
 
 
+def has_target_identity(path: str | os.PathLike[str], target: Target) -> bool:
+    """Whether the file's ELF header says the target's machine, class and byte order
+    (20 bytes read, nothing parsed: cheap enough for every start-up)."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(20)
+    except OSError:
+        return False
+    if len(head) < 20 or not head.startswith(ELF_MAGIC):
+        return False
+    order = _byteorder(target)
+    return (head[4] == (1 if target.bits == 32 else 2) and head[5] == (1 if order == "little"
+            else 2) and int.from_bytes(head[18:20], order) == target.machine)
+
+
+def multiarch_names(target: Target) -> list[str]:
+    """Debian multiarch directory names of the target (i686 lives in i386-linux-gnu)."""
+    names = [target.triple]
+    arch, _, rest = target.triple.partition("-")
+    if arch in {"i686", "i586", "i486"}:
+        names.append(f"i386-{rest}")
+    return names
+
+
 def binfmt_magic(target: Target) -> bytes:
     """The first 20 bytes of the target's executables, as a binfmt_misc magic."""
     order = _byteorder(target)
