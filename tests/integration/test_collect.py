@@ -204,7 +204,7 @@ def test_catch2_outcomes_and_crash_recovery(
 def test_doctest_outcomes(pytester: pytest.Pytester, suites_root: Path) -> None:
     place(pytester, builders.doctest_binary(suites_root, "armv7"), "sample_test")
     result = pytester.runpytest_subprocess("--xarch=armv7", "-v")
-    result.assert_outcomes(passed=1, failed=2)
+    result.assert_outcomes(passed=1, failed=2, skipped=1)  # doctest counts its skip() cases
     result.stdout.fnmatch_lines(["sample_test::adds?armv7? PASSED ?emulated?*",
                                  "*sample_test.cpp:9: CHECK( answer == 42 )*"])
 

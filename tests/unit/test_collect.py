@@ -9,7 +9,7 @@ from typing import Optional
 
 import pytest
 
-from pytest_xarch.collect.base import BatchReport, CaseResult, Framework
+from pytest_xarch.collect.base import BatchReport, CaseKeys, CaseResult, Framework, unique_names
 from pytest_xarch.collect.batch import BinaryRunner
 from pytest_xarch.collect.catch2 import Catch2, parse_xml_stream, spec_escape
 from pytest_xarch.collect.ctest import CTestCase, evaluate, parse_test, strip_emulator
@@ -378,3 +378,78 @@ def test_ctest_emulator_is_stripped_by_program_name() -> None:
     assert strip_emulator(command, emulator) == ["/b/prog", "3"]
     assert strip_emulator(["/b/prog"], emulator) == ["/b/prog"]
     assert strip_emulator(command, []) == command
+
+
+def test_repeated_names_get_stable_distinct_keys() -> None:
+    assert unique_names(["a", "b", "a", "a"]) == ["a", "b", "a#2", "a#3"]
+    assert unique_names(["a", "a", "a#2"]) == ["a", "a#3", "a#2"]  # a real "a#2" keeps its name
+    keys = CaseKeys()
+    assert [keys.key(n) for n in ("x", "y", "x")] == ["x", "y", "x#2"]
+
+
+def test_a_repeated_name_in_a_batch_runs_once_and_keeps_both_results() -> None:
+    framework = Scripted({"dup": "passed"})
+    runner, launches = scripted_runner(framework)
+    runner.names = {"dup#2": "dup"}
+
+    def parse_run(run: RunResult, cases: Sequence[str], scratch: Path) -> BatchReport:
+        return BatchReport({"dup": CaseResult("passed"), "dup#2": CaseResult("failed")})
+
+    framework.parse_run = parse_run  # type: ignore[method-assign]
+    outcomes = runner.run_cases(["dup", "dup#2"])
+    assert launches == [["dup"]]
+    assert {n: o.result.outcome for n, o in outcomes.items()} == {"dup": "passed",
+                                                                   "dup#2": "failed"}
+
+
+def test_gtest_disabled_tests_are_settled_without_a_launch() -> None:
+    gtest = GoogleTest()
+    assert gtest.settled("Suite.DISABLED_case") is not None
+    assert gtest.settled("DISABLED_Suite.case") is not None
+    assert gtest.settled("Suite.case") is None
+    assert GoogleTest(run_disabled=True).settled("Suite.DISABLED_case") is None
+    assert "--gtest_also_run_disabled_tests" not in gtest.run_args(["A.b"], Path("/x"))
+    assert "--gtest_also_run_disabled_tests" in GoogleTest(run_disabled=True).run_args(
+        ["A.b"], Path("/x"))
+
+
+GTEST_SUITE_SETUP_FAILED = """\
+[----------] 2 tests from Fixture
+suite.cc:7: Failure
+Failed
+cannot set the suite up
+[ RUN      ] Fixture.First
+suite.cc:9: Skipped
+
+[  SKIPPED ] Fixture.First (0 ms)
+[----------] 1 test from Fixture (0 ms total)
+
+[----------] 1 test from Other
+[ RUN      ] Other.Passes
+[       OK ] Other.Passes (0 ms)
+[----------] 1 test from Other (0 ms total)
+[  FAILED  ] Fixture: SetUpTestSuite or TearDownTestSuite
+"""
+
+
+def test_gtest_failed_suite_setup_makes_its_cases_errors() -> None:
+    report = parse_console(GTEST_SUITE_SETUP_FAILED)
+    first = report.results["Fixture.First"]
+    assert first.outcome == "error" and "cannot set the suite up" in first.message
+    assert report.results["Other.Passes"].outcome == "passed"
+
+
+def test_catch2_expected_failures_and_warnings() -> None:
+    report = parse_xml_stream(b"""<Catch name="t"><Group name="t">
+    <TestCase name="may" tags="[!mayfail]"><Expression success="false" type="CHECK"
+      filename="a.cpp" line="3"><Original>1 == 2</Original><Expanded>1 == 2</Expanded>
+      </Expression><OverallResult success="true"/></TestCase>
+    <TestCase name="should" tags="[!shouldfail]"><OverallResult success="false"/></TestCase>
+    <TestCase name="warns"><Expression success="false" type="WARN" filename="a.cpp"
+      line="5"><Original>x</Original><Expanded>x</Expanded></Expression>
+      <OverallResult success="true"/></TestCase>
+    </Group></Catch>""")
+    outcomes = {name: (r.outcome, r.message) for name, r in report.results.items()}
+    assert outcomes["may"][0] == "xfailed" and outcomes["may"][1].startswith("[!mayfail]:")
+    assert outcomes["should"] == ("failed", "passed, but [!shouldfail] expects it to fail")
+    assert outcomes["warns"] == ("passed", "")

@@ -18,6 +18,11 @@ from typing import Callable, ClassVar, Optional
 from ..runners import RunResult
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+# Failed, and the framework expected it to (counted as a pass there): pytest's xfailed.
+XFAILED = "xfailed"
+# The case never ran because the fixture around it failed (GoogleTest's SetUpTestSuite):
+# pytest's error in setup.
+ERROR = "error"
 
 # Runs the binary with these arguments (and a time limit) under the target's runner.
 Launch = Callable[[Sequence[str], Optional[float]], RunResult]
@@ -27,7 +32,7 @@ Launch = Callable[[Sequence[str], Optional[float]], RunResult]
 class CaseResult:
     """The outcome of one test case, as the framework reported it."""
 
-    outcome: str  # passed, failed or skipped
+    outcome: str  # passed, failed, skipped, xfailed or error
     message: str = ""  # failure or skip text, with file:line where the framework gives it
     output: str = ""  # what the case printed
     duration: Optional[float] = None  # seconds, as the framework measured it
@@ -67,6 +72,10 @@ class Framework(abc.ABC):
             )
         return self.parse_list(result.stdout)
 
+    def settled(self, case: str) -> Optional[CaseResult]:
+        """The result of `case` known without running it (GoogleTest's disabled tests)."""
+        return None
+
     @abc.abstractmethod
     def list_args(self) -> list[str]:
         """Arguments that make the binary print its cases."""
@@ -82,6 +91,34 @@ class Framework(abc.ABC):
     @abc.abstractmethod
     def parse_run(self, result: RunResult, cases: Sequence[str], scratch: Path) -> BatchReport:
         """Per-case results of the launch made with `run_args(cases, scratch)`."""
+
+
+class CaseKeys:
+    """Distinct keys for names met one by one: a repeated name (doctest allows them) becomes
+    `name#2`, `name#3`, ... (skipping keys that are names themselves), the same way
+    every time for the same sequence."""
+
+    def __init__(self, names: Sequence[str] = ()) -> None:
+        self._taken = set(names)
+        self._seen: dict[str, int] = {}
+
+    def key(self, name: str) -> str:
+        """The key of this occurrence of `name`."""
+        self._seen[name] = count = self._seen.get(name, 0) + 1
+        if count == 1:
+            self._taken.add(name)
+            return name
+        while f"{name}#{count}" in self._taken:
+            count += 1
+        key = f"{name}#{count}"
+        self._taken.add(key)
+        return key
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """`names` made distinct in their order (see `CaseKeys`)."""
+    keys = CaseKeys(names)
+    return [keys.key(name) for name in names]
 
 
 def output_tail(text: str, limit: int = 4000) -> str:

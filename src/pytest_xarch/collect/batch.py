@@ -30,7 +30,7 @@ class CaseOutcome:
     """The final result of one case and the launch that produced it."""
 
     result: CaseResult
-    run: RunResult
+    run: Optional[RunResult]  # None: settled without a launch (a disabled test)
     stopped: bool = False  # the case was running when its launch crashed or timed out
 
 
@@ -63,6 +63,7 @@ class BinaryRunner:
         )
         self.emulation_factor = emulation_factor
         self.launches = 0
+        self.names: dict[str, str] = {}  # case id -> the framework's name, where they differ
 
     def launch(self, args: Sequence[str], timeout: Optional[float]) -> RunResult:
         """Run the binary once with `args` (statically checked at collection already)."""
@@ -85,14 +86,20 @@ class BinaryRunner:
     def run_cases(self, cases: Sequence[str], *, isolate: bool = False) -> dict[str, CaseOutcome]:
         """Every case's outcome: one launch for all (or one per case with `isolate`)."""
         outcomes: dict[str, CaseOutcome] = {}
-        queue: list[list[str]] = (
-            [[case] for case in cases] if isolate else list(_chunks(list(dict.fromkeys(cases))))
-        )
+        to_run = []
+        for case in dict.fromkeys(cases):
+            known = self.framework.settled(self.names.get(case, case))
+            if known is not None:
+                outcomes[case] = CaseOutcome(known, None)
+            else:
+                to_run.append(case)
+        queue: list[list[str]] = [[case] for case in to_run] if isolate else list(_chunks(to_run))
         while queue:
             batch = queue.pop(0)
             result, report = self._launch_batch(batch)
+            wanted = set(batch)
             for name, case_result in report.results.items():
-                if name in batch and name not in outcomes:
+                if name in wanted and name not in outcomes:
                     outcomes[name] = CaseOutcome(case_result, result)
             missing = [name for name in batch if name not in outcomes]
             if not missing:
@@ -115,7 +122,8 @@ class BinaryRunner:
     def _launch_batch(self, batch: list[str]) -> tuple[RunResult, BatchReport]:
         with tempfile.TemporaryDirectory(prefix="xarch-batch-") as scratch:
             folder = Path(scratch)
-            result = self.launch(self.framework.run_args(batch, folder), self.limit(len(batch)))
+            names = list(dict.fromkeys(self.names.get(case, case) for case in batch))
+            result = self.launch(self.framework.run_args(names, folder), self.limit(len(batch)))
             return result, self.framework.parse_run(result, batch, folder)
 
 

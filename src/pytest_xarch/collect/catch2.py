@@ -13,7 +13,18 @@ from pathlib import Path
 from typing import Optional
 
 from ..runners import RunResult
-from .base import FAILED, PASSED, SKIPPED, BatchReport, CaseResult, Framework, Launch, ListingError
+from .base import (
+    FAILED,
+    PASSED,
+    SKIPPED,
+    XFAILED,
+    BatchReport,
+    CaseKeys,
+    CaseResult,
+    Framework,
+    Launch,
+    ListingError,
+)
 
 _REPORT = "catch2-report.xml"
 _SPECIAL = set('\\,[]"')
@@ -77,17 +88,22 @@ def parse_xml_report(path: Path) -> BatchReport:
 
 
 def parse_xml_stream(data: bytes) -> BatchReport:
-    """Results from a (possibly truncated) Catch2 or doctest XML report."""
+    """Results from a (possibly truncated) Catch2 or doctest XML report.
+
+    Cases are keyed by name, a repeated name (doctest) by `unique_names`' key in
+    document order, which is the listing's order.
+    """
     report = BatchReport()
     current: Optional[str] = None
+    keys = CaseKeys()
     for event, element in _events(data):
         if element.tag != "TestCase":
             continue
-        name = element.get("name", "")
         if event == "start":
-            current = name
+            current = keys.key(element.get("name", ""))
             continue
-        report.results[name] = _case_result(element)
+        if current is not None:
+            report.results[current] = _case_result(element)
         current = None
     report.running = current
     return report
@@ -107,6 +123,8 @@ def _events(data: bytes) -> list[tuple[str, ET.Element]]:
 
 
 def _case_result(element: ET.Element) -> CaseResult:
+    """One case as the framework counts it: its overall verdict decides, failed assertions
+    under an expected-failure decorator make it xfailed, warnings never fail it."""
     messages = [_failure_text(node) for node in element.iter() if _is_failure(node)]
     overall = element.find("OverallResult")
     duration: Optional[float] = None
@@ -121,13 +139,23 @@ def _case_result(element: ET.Element) -> CaseResult:
             duration = None
         output = "\n".join((node.text or "").strip() for node in overall if node.tag in
                            ("StdOut", "StdErr"))
-    doctest = element.find("OverallResultsAsserts")  # doctest's variant of the same format
-    if doctest is not None:
-        success = doctest.get("test_case_success") == "true"
+    asserts = element.find("OverallResultsAsserts")  # doctest's variant of the same format
+    if asserts is not None:
+        success = asserts.get("test_case_success") == "true"
     if element.get("skipped") == "true":
         return CaseResult(SKIPPED, "skipped (doctest::skip)")
-    if not success or messages:
-        return CaseResult(FAILED, "\n\n".join(messages) or "failed", output, duration)
+    expected = _expectation(element)
+    if not success:
+        text = "\n\n".join(messages) or (
+            f"passed, but {expected} expects it to fail" if expected else "failed")
+        if asserts is not None and asserts.get("expected_failures"):
+            text = (f"{asserts.get('failures', '?')} assertion(s) failed, "
+                    f"doctest::expected_failures({asserts.get('expected_failures')}) expects "
+                    f"exactly that many\n\n{text}")
+        return CaseResult(FAILED, text, output, duration)
+    if messages:  # failed assertions in a case the framework counts as a pass
+        reason = expected or "expected failures"
+        return CaseResult(XFAILED, f"{reason}:\n" + "\n\n".join(messages), output, duration)
     if skips:
         skip_texts = [(node.text or "").strip() for node in element.iter("Skip")]
         return CaseResult(SKIPPED, "\n".join(t for t in skip_texts if t) or "skipped", output,
@@ -135,10 +163,28 @@ def _case_result(element: ET.Element) -> CaseResult:
     return CaseResult(PASSED, "", output, duration)
 
 
+def _expectation(element: ET.Element) -> str:
+    """How the case is decorated to fail: `[!shouldfail]`, `doctest::may_fail`, ... or ''."""
+    tags = element.get("tags", "")
+    for tag in ("[!shouldfail]", "[!mayfail]"):
+        if tag in tags:
+            return tag
+    for attribute in ("should_fail", "may_fail"):
+        if element.get(attribute) == "true":
+            return f"doctest::{attribute}"
+    asserts = element.find("OverallResultsAsserts")
+    if asserts is not None and asserts.get("expected_failures"):
+        return f"doctest::expected_failures({asserts.get('expected_failures')})"
+    return ""
+
+
 def _is_failure(node: ET.Element) -> bool:
+    """A failed assertion, exception or FAIL; never a failed WARN (it does not fail a case)."""
     if node.tag not in _FAILURE_TAGS:
         return False
-    return node.tag != "Expression" or node.get("success") == "false"
+    if node.tag != "Expression":
+        return True
+    return node.get("success") == "false" and node.get("type") != "WARN"
 
 
 def _failure_text(node: ET.Element) -> str:

@@ -17,12 +17,13 @@ _RULE = "=" * 20
 
 
 class Doctest(Framework):
-    """doctest 2.x (cases decorated with `doctest::skip()` are not listed, as doctest lists)."""
+    """doctest 2.x. Cases decorated with `doctest::skip()` are listed (`--no-skip`) and
+    reported skipped, as doctest's summary counts them; two cases may share a name."""
 
     name = "doctest"
 
     def list_args(self) -> list[str]:
-        return ["--list-test-cases", "--no-colors"]
+        return ["--list-test-cases", "--no-colors", "--no-skip"]
 
     def parse_list(self, stdout: str) -> list[str]:
         # The names sit between the rules that follow "listing all test case names".

@@ -14,10 +14,14 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 from ..elf import ElfFacts
 from ..targets import ELF_MAGIC, Target, uses_musl
 from .base import Framework
+
+if TYPE_CHECKING:
+    from .options import CollectOptions
 
 # framework -> (any of these bytes, and also any of these when given): the one place that
 # knows how each framework's binaries look.
@@ -100,8 +104,10 @@ def _contains(data: mmap.mmap, needles: Sequence[bytes], end: int) -> bool:
     return any(data.find(needle, 0, end) >= 0 for needle in needles)
 
 
-def framework_for(kind: str, case_name: str) -> Framework:
-    """The Framework object for a kind returned by `identify`."""
+def framework_for(kind: str, case_name: str, options: Optional[CollectOptions] = None
+                  ) -> Framework:
+    """The Framework object for a kind returned by `identify` (with the collector options
+    that concern it)."""
     from .catch2 import Catch2
     from .doctest import Doctest
     from .gotest import GoTest
@@ -110,8 +116,8 @@ def framework_for(kind: str, case_name: str) -> Framework:
     from .rust import RustTest
 
     frameworks: dict[str, Framework] = {
-        "gtest": GoogleTest(), "catch2": Catch2(), "doctest": Doctest(), "rust": RustTest(),
-        "go": GoTest(),
+        "gtest": GoogleTest(run_disabled=bool(options and options.run_disabled)),
+        "catch2": Catch2(), "doctest": Doctest(), "rust": RustTest(), "go": GoTest(),
     }
     return frameworks.get(kind) or Plain(case_name)
 

@@ -17,7 +17,7 @@ import pytest
 from ..errors import XarchError
 from ..runners import RunResult
 from ..targets import Target
-from .base import FAILED, SKIPPED, Framework, ListingError
+from .base import ERROR, FAILED, SKIPPED, XFAILED, Framework, ListingError, unique_names
 from .batch import BinaryRunner, CaseOutcome
 from .listing import cached_listing, listing_key
 from .options import CollectOptions
@@ -41,6 +41,13 @@ class PlainFailureItem(pytest.Item):
         if isinstance(excinfo.value, CaseFailure):
             return self.failure_text(excinfo.value)
         return super().repr_failure(excinfo)
+
+    def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException],
+                         style: Any = None) -> Any:
+        # pytest renders set-up errors (a failed SetUpTestSuite) through this one.
+        if isinstance(excinfo.value, CaseFailure):
+            return self.failure_text(excinfo.value)
+        return super()._repr_failure_py(excinfo, style)
 
     def failure_text(self, failure: CaseFailure) -> str:
         """What the report shows for `failure`."""
@@ -112,17 +119,19 @@ class BinaryFile(pytest.File):
         self._check()
         from .identify import framework_for
 
-        framework = framework_for(self.kind, self.path.name)
+        framework = framework_for(self.kind, self.path.name, self.options)
         for target in self.targets:
             runner = self._runner(target, framework)
             group = CaseGroup(runner, self.options.isolated(self.path))
             try:
-                cases = self._list(runner, framework)
+                names = self._list(runner, framework)
             except (ListingError, XarchError) as error:
                 yield ListingFailure.from_parent(
                     self, name=f"list-cases[{target.name}]", target=target, error=str(error)
                 )
                 continue
+            cases = unique_names(names)  # doctest allows two cases of one name
+            runner.names = {case: name for case, name in zip(cases, names) if case != name}
             for case in cases:
                 yield CaseItem.from_parent(
                     self, name=f"{case}[{target.name}]", case=case, target=target, group=group
@@ -175,17 +184,27 @@ class CaseItem(PlainFailureItem):
         self.group = group
         self.xarch_target = target
         self.xarch_runs: list[RunResult] = []
+        self.case_outcome: Optional[CaseOutcome] = None
+
+    def setup(self) -> None:
+        """Launch (or find) the case's result; a failed suite set-up is this item's error."""
+        outcome = self.case_outcome = self.group.outcome_for(self)
+        self.xarch_runs = [outcome.run] if outcome.run else []
+        if outcome.result.outcome == ERROR:
+            raise CaseFailure(outcome.result.message or f"{self.case}: set-up failed")
 
     def runtest(self) -> None:
-        outcome = self.group.outcome_for(self)
-        self.xarch_runs = [outcome.run]
+        outcome = self.case_outcome
+        assert outcome is not None, "setup() finds the outcome"
         result = outcome.result
         if result.output.strip() and result.output.strip() != result.message.strip():
             self.add_report_section("call", "output", result.output)
-        if result.outcome == FAILED and outcome.run.stderr.strip():
+        if result.outcome in (FAILED, XFAILED) and outcome.run and outcome.run.stderr.strip():
             self.add_report_section("call", "stderr", outcome.run.stderr)
         if result.outcome == SKIPPED:
             pytest.skip(result.message or "skipped")
+        if result.outcome == XFAILED:
+            pytest.xfail(result.message or "failed, as the framework expected")
         if result.outcome == FAILED:
             raise CaseFailure(result.message or f"{self.case} failed")
 

@@ -7,6 +7,7 @@ isolate = ["build/flaky_test"]          # true, or globs of binaries run one lau
 case_timeout = 30                      # seconds per case, before the emulation factor
 binary_timeout = 600                   # seconds per launch of a whole batch, likewise
 ctest = true                           # CMake build trees are collected through ctest
+run_disabled = false                   # GoogleTest's DISABLED_ tests run too (else: skipped)
 [tool.pytest_xarch.collect.workdir]    # working directory per binary glob (default: its own)
 "build/go/*.test" = "src/go"           # relative to the configuration file's directory
 ```
@@ -33,6 +34,7 @@ class CollectOptions:
     case_timeout: Optional[float] = None  # None: the target's timeout
     binary_timeout: Optional[float] = None  # None: case_timeout x cases in the launch
     ctest: bool = True
+    run_disabled: bool = False
     workdirs: list[tuple[str, Path]] = field(default_factory=list)
 
     def isolated(self, binary: Path) -> bool:
@@ -58,5 +60,6 @@ def options_from(settings: Settings) -> CollectOptions:
         case_timeout=settings.case_timeout,
         binary_timeout=settings.binary_timeout,
         ctest=settings.ctest,
+        run_disabled=settings.run_disabled,
         workdirs=list(settings.workdirs),
     )

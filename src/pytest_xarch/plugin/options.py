@@ -42,6 +42,10 @@ def add_options(parser: pytest.Parser) -> None:
         help="run each case of a collected test binary in its own launch (default: one "
         "launch per binary and target)",
     )
+    group.addoption(
+        "--xarch-run-disabled", action="store_true", default=None,
+        help="run GoogleTest's DISABLED_ tests of collected binaries too (default: skipped)",
+    )
     for key in KEYS:
         if key.ini:
             default: Any = [] if key.ini_type == "args" else (
@@ -55,6 +59,7 @@ _CLI_KEYS = {
     "min_fidelity": ("xarch_min_fidelity", "--xarch-min-fidelity"),
     "canary": ("xarch_canary", "--xarch-canary"),
     "isolate": ("xarch_isolate", "--xarch-isolate"),
+    "run_disabled": ("xarch_run_disabled", "--xarch-run-disabled"),
 }
 
 

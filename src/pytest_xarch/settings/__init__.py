@@ -87,6 +87,7 @@ class Settings:
     # Collectors of existing test executables.
     patterns: tuple[str, ...] = KEYS_BY_NAME[("collect", "patterns")].default
     isolate: Any = False  # bool, or globs of binaries
+    run_disabled: bool = False
     case_timeout: Optional[float] = None
     binary_timeout: Optional[float] = None
     ctest: bool = True

@@ -247,6 +247,9 @@ KEYS: tuple[Key, ...] = (
         "seconds per launch of a test binary's batch, before the emulation factor",
         ini="xarch_binary_timeout", section="collect"),
     Key("ctest", boolean, True, "collect CMake build trees through ctest", section="collect"),
+    Key("run_disabled", boolean, False,
+        "run GoogleTest's DISABLED_ tests too (by default they are skipped, as GoogleTest does)",
+        env="XARCH_RUN_DISABLED", ini="xarch_run_disabled", ini_type="bool", section="collect"),
     Key("workdir", workdirs, {}, "working directory per binary glob", section="collect"),
 )
 KEYS_BY_NAME: Mapping[tuple[str, str], Key] = {(key.section, key.name): key for key in KEYS}

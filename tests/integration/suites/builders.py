@@ -95,32 +95,34 @@ def gtest_binary(root: Path, target_name: str, source: Path | None = None,
     return cached(root, f"gtest-{target_name}-{digest}", make) / name
 
 
-def catch2_binary(root: Path, target_name: str) -> Path:
-    """The Catch2 sample suite built for the target."""
+def _header_suite(root: Path, kind: str, target_name: str, source: Path, name: str) -> Path:
+    """A header-only framework's suite (Catch2 v2, doctest) built from `source`."""
+    gxx = cross_gxx(target_name)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+
+    def make(partial: Path) -> None:
+        partial.mkdir()
+        _tool([gxx, "-O1", "-pthread", str(source), "-o", str(partial / name)])
+
+    return cached(root, f"{kind}-{target_name}-{digest}", make) / name
+
+
+def catch2_binary(root: Path, target_name: str, source: Path | None = None,
+                  name: str = "sample_test") -> Path:
+    """A Catch2 suite for the target from `source` (default: the sample suite)."""
     if not CATCH2_HEADER.is_file():
         missing("Catch2 headers are not installed (apt-get install catch2)")
-    gxx = cross_gxx(target_name)
-    source = SUITES / "catch2" / "sample_test.cpp"
-
-    def make(partial: Path) -> None:
-        partial.mkdir()
-        _tool([gxx, "-O1", "-pthread", str(source), "-o", str(partial / "sample_test")])
-
-    return cached(root, f"catch2-{target_name}", make) / "sample_test"
+    return _header_suite(root, "catch2", target_name,
+                         source or SUITES / "catch2" / "sample_test.cpp", name)
 
 
-def doctest_binary(root: Path, target_name: str) -> Path:
-    """The doctest sample suite built for the target."""
+def doctest_binary(root: Path, target_name: str, source: Path | None = None,
+                   name: str = "sample_test") -> Path:
+    """A doctest suite for the target from `source` (default: the sample suite)."""
     if not DOCTEST_HEADER.is_file():
         missing("doctest headers are not installed (apt-get install doctest-dev)")
-    gxx = cross_gxx(target_name)
-    source = SUITES / "doctest" / "sample_test.cpp"
-
-    def make(partial: Path) -> None:
-        partial.mkdir()
-        _tool([gxx, "-O1", str(source), "-o", str(partial / "sample_test")])
-
-    return cached(root, f"doctest-{target_name}", make) / "sample_test"
+    return _header_suite(root, "doctest", target_name,
+                         source or SUITES / "doctest" / "sample_test.cpp", name)
 
 
 def go_binary(root: Path, goarch: str) -> Path:
