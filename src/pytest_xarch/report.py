@@ -60,12 +60,16 @@ def matrix_rows(state: SessionState) -> list[tuple[str, ...]]:
     columns = _columns(state)
     rows: list[tuple[str, ...]] = [
         ("target", "runner", "libraries", *columns, "fidelity obtained")]
-    for target in state.targets:
-        engine, libraries = _runner_cells(state, target)
-        counts = state.counts(target.name)
+    cells = {target.name: _runner_cells(state, target) for target in state.targets}
+    selected = set(cells)
+    for record in state.records.values():  # tests of the host itself (CTest host commands)
+        cells.setdefault(record.target, ("host commands", "-"))
+    for name, (engine, libraries) in cells.items():
+        counts = state.counts(name)
+        label = name if name in selected else f"{name} (host)"
         rows.append((
-            target.name, engine, libraries, *(str(counts.get(o, 0)) for o in columns),
-            _fidelity_breakdown(state, target.name),
+            label, engine, libraries, *(str(counts.get(o, 0)) for o in columns),
+            _fidelity_breakdown(state, name),
         ))
     return rows
 

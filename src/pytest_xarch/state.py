@@ -112,6 +112,7 @@ class SessionState:
     records: dict[str, TestRecord] = field(default_factory=dict)
     deselected: list[Deselection] = field(default_factory=list)
     usage_errors: list[str] = field(default_factory=list)
+    passed_over: list[tuple[str, str]] = field(default_factory=list)  # (path, why), collection
     _runners: dict[str, Runner] = field(default_factory=dict)
     _canaries: dict[str, Any] = field(default_factory=dict)
     _runner_errors: dict[str, XarchError] = field(default_factory=dict)

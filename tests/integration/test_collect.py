@@ -258,7 +258,51 @@ def test_ctest_tree(pytester: pytest.Pytester, suites_root: Path,
         "crashes[aarch64]": "failed", "hangs[aarch64]": "failed",
         "environment[aarch64]": "passed", "host_script[aarch64]": "passed",
         "shared_library[aarch64]": "passed",  # its RUNPATH points into the build tree
+        "host_only[host]": "passed",  # cmake -P: once, not once per target
+        "looks_only[aarch64]": "passed", "sub_passes[aarch64]": "passed",
     }
-    assert {record["fidelity"] for record in found.values() if record["outcome"] == "passed"} == {
-        "emulated"}
+    fidelity = {nodeid.split("::")[1]: record["fidelity"] for nodeid, record in found.items()}
+    assert fidelity["host_script[aarch64]"] == "emulated"  # it ran `$XARCH_RUNNER prog`
+    assert fidelity["looks_only[aarch64]"] == "static"  # it never ran the target program
+    assert fidelity["host_only[host]"] == "native"
+    target_runs = {name: level for name, level in fidelity.items()
+                   if outcome[name] == "passed" and name not in ("host_only[host]",
+                                                                 "looks_only[aarch64]")}
+    assert set(target_runs.values()) == {"emulated"}
+    result.stdout.fnmatch_lines(["x86_64 (host) *host commands*1*"])
     result.stdout.fnmatch_lines(["*crashes: killed by SIGSEGV*", "*hangs: timed out after 2s*"])
+
+
+def test_a_subdirectory_of_a_ctest_tree_collects_its_own_tests(
+    pytester: pytest.Pytester, suites_root: Path
+) -> None:
+    build = builders.ctest_tree(suites_root, "aarch64")
+    result = pytester.runpytest_subprocess(
+        "--xarch=aarch64", f"--rootdir={build}", str(build / "sub"), "-p", "no:cacheprovider",
+        "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*sub_passes?aarch64? PASSED ?emulated?*"])
+
+
+def test_a_binary_named_on_the_command_line_is_collected_whatever_its_name(
+    pytester: pytest.Pytester, gtest_binaries: dict[str, Path]
+) -> None:
+    binary = place(pytester, gtest_binaries["aarch64"], "suite")  # no pattern matches "suite"
+    result = pytester.runpytest_subprocess("--xarch=aarch64", "-k", "Math", "-p",
+                                           "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*no tests ran*"])
+    result.stdout.fnmatch_lines([
+        "xarch: 1 executable(s) or build tree(s) passed over:",
+        f"  {binary}: its name matches none of the patterns (test_*, *_test, *"])
+    result = pytester.runpytest_subprocess("--xarch=aarch64", str(binary), "-k", "Math",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1, skipped=1, deselected=5)  # the Math cases
+
+
+def test_a_directory_of_binaries_for_other_targets_says_so(
+    pytester: pytest.Pytester, gtest_binaries: dict[str, Path]
+) -> None:
+    binary = place(pytester, gtest_binaries["aarch64"], "sample_test")
+    result = pytester.runpytest_subprocess("--xarch=riscv64", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines([
+        f"  {binary}: built for AArch64 64-bit, none of the selected targets (riscv64)"])

@@ -161,3 +161,14 @@ def test_only_the_pytest_facing_modules_import_pytest() -> None:
 def test_no_module_is_over_the_size_of_one_job(module: str) -> None:
     lines = len(MODULES[module].read_text().splitlines())
     assert lines <= MAX_LINES, f"{module} has {lines} lines: split it by job"
+
+
+def test_every_hook_reaches_pytest() -> None:
+    """The entry point registers the `plugin` package: a hook only `hooks` defines is dead."""
+    import pytest_xarch.plugin as plugin
+    from pytest_xarch.plugin import hooks
+
+    defined = {name for name in vars(hooks) if name.startswith("pytest_")
+               and callable(getattr(hooks, name)) and getattr(hooks, name).__module__ ==
+               hooks.__name__}
+    assert defined - set(vars(plugin)) == set()

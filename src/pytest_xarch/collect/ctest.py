@@ -2,9 +2,12 @@
 
 A test whose command runs a target ELF (after stripping the build's
 `CMAKE_CROSSCOMPILING_EMULATOR`, if it set one) runs through the target's
-runner. A test that runs a host program (a script, a tool) runs on the host
-with `XARCH_RUNNER`/`XARCH_TARGET` in its environment, once per selected
-target, so the target programs it starts can go through the runner.
+runner. A test that runs a host program (a script, a tool) given target
+programs as arguments runs on the host once per target those programs are
+built for, with `XARCH_RUNNER`/`XARCH_TARGET` in its environment; its fidelity
+is the runner's when it launched a target program through `$XARCH_RUNNER`, else
+static (nothing of the target ran). A host command given no target program
+(`cmake -P check.cmake`) runs once, as the host's (`name[host]`, fidelity native).
 WORKING_DIRECTORY, ENVIRONMENT, WILL_FAIL, SKIP_RETURN_CODE, TIMEOUT,
 DISABLED and PASS/FAIL_REGULAR_EXPRESSION are honoured as ctest does.
 """
@@ -14,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +27,9 @@ from typing import TYPE_CHECKING, Any, Optional
 import pytest
 
 from ..errors import XarchError
+from ..fidelity import Fidelity
 from ..process import execute, run_tool
-from ..runners import RunResult, guest_environment, run
+from ..runners import NativeRunner, Runner, RunResult, guest_environment, host_environment, run
 from ..runners import default_timeout as target_timeout
 from ..targets import Target, host_target
 from ..verdicts import precheck
@@ -115,9 +121,12 @@ def parse_test(entry: dict[str, Any]) -> CTestCase:
 
 
 def emulator_prefix(build_dir: Path) -> list[str]:
-    """CMAKE_CROSSCOMPILING_EMULATOR of the build (a ;-list), or []."""
+    """CMAKE_CROSSCOMPILING_EMULATOR of the build (a ;-list), or []; `build_dir` may be a
+    subdirectory of the build tree (the cache is at its top)."""
+    cache = next((folder / "CMakeCache.txt" for folder in (build_dir, *build_dir.parents)
+                  if (folder / "CMakeCache.txt").is_file()), None)
     try:
-        text = (build_dir / "CMakeCache.txt").read_text("utf-8", errors="replace")
+        text = cache.read_text("utf-8", errors="replace") if cache else ""
     except OSError:
         return []
     match = re.search(r"^CMAKE_CROSSCOMPILING_EMULATOR(?::\w+)?=(.*)$", text, re.MULTILINE)
@@ -176,11 +185,17 @@ class CTestTree(pytest.File):
             if facts is not None:
                 targets = matching_targets(facts, self.state.targets)
             else:  # a host command: for the targets of the programs it is given
+                given = [found for argument in case.command[1:]
+                         if (found := _target_facts(argument, build_dir)) is not None]
+                if not given:  # nothing of a target: the host's test, run once
+                    yield CTestItem.from_parent(
+                        self, name=f"{case.name}[host]", case=case, target=host_target(),
+                        on_target=False, host_only=True, state=self.state,
+                        options=self.options)
+                    continue
                 targets = list(self.state.targets)
-                for argument in case.command[1:]:
-                    given = _target_facts(argument, build_dir)
-                    if given is not None:
-                        targets = matching_targets(given, targets)
+                for program in given:
+                    targets = matching_targets(program, targets)
             for target in targets:
                 yield CTestItem.from_parent(
                     self, name=f"{case.name}[{target.name}]", case=case, target=target,
@@ -212,12 +227,14 @@ class CTestItem(PlainFailureItem):
     """One ctest test for one target."""
 
     def __init__(self, *, case: CTestCase, target: Target, on_target: bool,
-                 state: SessionState, options: CollectOptions, **kwargs: Any) -> None:
+                 state: SessionState, options: CollectOptions, host_only: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
         self.state = state
         self.options = options
         self.on_target = on_target
+        self.host_only = host_only
         self.xarch_target = target
         self.xarch_runs: list[RunResult] = []
 
@@ -234,6 +251,8 @@ class CTestItem(PlainFailureItem):
 
     def _run(self, state: SessionState) -> RunResult:
         target = self.xarch_target
+        if self.host_only:
+            return self._run_on_host(NativeRunner(target), self.case.env, "host command")
         try:
             runner = state.runner(target)
         except XarchError as error:
@@ -248,17 +267,37 @@ class CTestItem(PlainFailureItem):
                            precheck=precheck if state.settings.check_before_run else None)
             except XarchError as error:
                 raise CaseFailure(str(error)) from None
-        env = guest_environment(target, runner, self.case.env)
+        with tempfile.TemporaryDirectory(prefix="xarch-ctest-") as scratch:
+            launches = Path(scratch) / "launches"
+            wrapper = Path(scratch) / "runner"
+            wrapper.write_text(f"#!/bin/sh\necho >> {shlex.quote(str(launches))}\n"
+                               f"exec {shlex.join(runner.prefix())} \"$@\"\n")
+            wrapper.chmod(0o755)
+            env = {**guest_environment(target, runner, self.case.env).given,
+                   "XARCH_RUNNER": str(wrapper)}
+            result = self._run_on_host(
+                runner, env, f"host command, target programs via {runner.describe()}", timeout)
+            if not launches.exists():  # no target program ran: nothing of the target shown
+                result.fidelity = Fidelity.STATIC
+                result.runner_description = ("host command; it launched no target program "
+                                             "through $XARCH_RUNNER")
+        return result
+
+    def _run_on_host(self, runner: Runner, env: dict[str, str], description: str,
+                     timeout: Optional[float] = None) -> RunResult:
+        """The test's command on this host, with `env` on top of this process's."""
+        if timeout is None:
+            timeout = target_timeout(self.xarch_target, runner, 1.0,
+                                     self.case.timeout or self.options.case_timeout)
         try:
-            outcome = execute(self.case.command, timeout=timeout, env=env.full(),
-                              cwd=self.case.cwd)
+            outcome = execute(self.case.command, timeout=timeout,
+                              env={**host_environment(), **env}, cwd=self.case.cwd)
         except OSError as error:
             raise CaseFailure(f"{self.case.name}: cannot run {self.case.command[0]}: "
                               f"{error.strerror}") from None
         result = RunResult.from_outcome(
-            outcome, self.case.command, target.name, runner, timeout=timeout,
-            command=self.case.command,
-            description=f"host command, target programs via {runner.describe()}")
+            outcome, self.case.command, self.xarch_target.name, runner, timeout=timeout,
+            command=self.case.command, description=description)
         result.stderr = outcome.stderr.decode(errors="replace")
         return result
 

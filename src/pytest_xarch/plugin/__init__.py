@@ -15,6 +15,7 @@ from .hooks import (
     pytest_collection_modifyitems,
     pytest_configure,
     pytest_generate_tests,
+    pytest_report_collectionfinish,
     pytest_report_header,
     pytest_report_teststatus,
     pytest_runtest_makereport,
@@ -24,7 +25,8 @@ from .hooks import (
 
 __all__ = [
     "pytest_addoption", "pytest_collect_file", "pytest_collection_modifyitems",
-    "pytest_configure", "pytest_generate_tests", "pytest_report_header",
+    "pytest_configure", "pytest_generate_tests", "pytest_report_collectionfinish",
+    "pytest_report_header",
     "pytest_report_teststatus", "pytest_runtest_makereport", "pytest_runtest_setup",
     "pytest_unconfigure", "xarch_build", "xarch_check", "xarch_run", "xarch_runner",
     "xarch_target",

@@ -66,6 +66,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Optional[p
     return collect_file(file_path, parent, state_of(parent.config))
 
 
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]
+                                   ) -> list[str]:
+    """When nothing was collected, the executables and build trees passed over, and why."""
+    from ..collect import passed_over_lines
+
+    return passed_over_lines(state_of(config)) if not items else []
+
+
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
