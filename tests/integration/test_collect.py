@@ -145,7 +145,29 @@ def test_single_case_selection_and_hang_timeout(
         "sample_test::Hang.Forever[aarch64]", "sample_test::Math.Adds[aarch64]", "-v",
     )
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*Hang.Forever timed out after 2s*"])
+    result.stdout.fnmatch_lines(["*Hang.Forever timed out after 1s*"])  # its own, not 2 x 1s
+
+
+@pytest.mark.parametrize("kind", ["gtest", "catch2", "go"])
+def test_a_hanging_case_costs_its_own_timeout_not_the_batchs(
+    pytester: pytest.Pytester, suites_root: Path, kind: str
+) -> None:
+    """The batch limit (binary_timeout) is a backstop: the running case is watched in the
+    output and stopped at its own deadline, and the cases after it run in a new launch."""
+    if kind == "go":
+        built = builders.go_binary(suites_root, "arm64")
+        shutil.copytree(built.parent, pytester.path / "pkg")
+        hang = "TestHang"
+    else:
+        build = builders.gtest_binary if kind == "gtest" else builders.catch2_binary
+        place(pytester, build(suites_root, "aarch64"), "sample_test")
+        hang = "Hang.Forever" if kind == "gtest" else "hangs forever"
+    result = pytester.runpytest_subprocess(
+        "--xarch=aarch64", "-o", "xarch_case_timeout=3", "-o", "xarch_emulation_factor=1",
+        "-o", "xarch_binary_timeout=900", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines([f"*{hang} timed out after 3s*"])
+    assert "after 900s" not in result.stdout.str()
+    assert result.parseoutcomes()["passed"] >= 2
 
 
 def test_binary_for_no_selected_target_is_not_collected(

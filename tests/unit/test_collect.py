@@ -248,7 +248,8 @@ def scripted_runner(framework: Scripted) -> tuple[BinaryRunner, list[list[str]]]
     runner = BinaryRunner(Path("/bin/true"), framework, target, NativeRunner(target))
     launches: list[list[str]] = []
 
-    def launch(args: Sequence[str], timeout: Optional[float]) -> RunResult:
+    def launch(args: Sequence[str], timeout: Optional[float], watch: object = None
+               ) -> RunResult:
         launches.append(list(args))
         runner.launches += 1
         kinds = [framework.behaviour[name] for name in args]
@@ -453,3 +454,33 @@ def test_catch2_expected_failures_and_warnings() -> None:
     assert outcomes["may"][0] == "xfailed" and outcomes["may"][1].startswith("[!mayfail]:")
     assert outcomes["should"] == ("failed", "passed, but [!shouldfail] expects it to fail")
     assert outcomes["warns"] == ("passed", "")
+
+
+def test_progress_follows_the_running_case() -> None:
+    from pytest_xarch.collect.gtest import GoogleTest
+    from pytest_xarch.collect.progress import LibtestProgress
+
+    gtest = GoogleTest().progress(Path("/x"), 5.0)
+    assert gtest.deadline() is None
+    gtest.feed(b"[ RUN      ] A.b\nsome out")
+    assert gtest.running == "A.b" and gtest.deadline() == gtest.since + 5.0
+    gtest.feed(b"put\n[       OK ] A.b (0 ms)\n")
+    assert gtest.running is None and gtest.deadline() is None
+    libtest = LibtestProgress(5.0)
+    libtest.feed(b"running 2 tests\ntest a::one ... ")
+    assert libtest.running == "a::one"
+    libtest.feed(b"ok\ntest a::two ... ")
+    assert libtest.running == "a::two"
+
+
+def test_report_progress_reads_the_flushed_xml(tmp_path: Path) -> None:
+    from pytest_xarch.collect.progress import ReportProgress
+
+    report = tmp_path / "report.xml"
+    progress = ReportProgress(5.0, report)
+    assert progress.deadline() is None  # no report yet
+    report.write_bytes(b'<Catch><Group><TestCase name="a &amp; b" line="3">')
+    assert progress.deadline() is not None and progress.running == "a & b"
+    with open(report, "ab") as stream:
+        stream.write(b'<OverallResult success="true"/></TestCase><TestCase name="c"/>')
+    assert progress.deadline() is None

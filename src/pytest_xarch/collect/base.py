@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, ClassVar, Optional
 
 from ..runners import RunResult
+from .progress import CaseProgress
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 # Failed, and the framework expected it to (counted as a pass there): pytest's xfailed.
@@ -71,6 +72,10 @@ class Framework(abc.ABC):
                 f"{result.outcome()}\n{result.explain()}"
             )
         return self.parse_list(result.stdout)
+
+    def progress(self, scratch: Path, case_timeout: float) -> Optional[CaseProgress]:
+        """What follows the running case of a batch launch (None: nothing can)."""
+        return None
 
     def settled(self, case: str) -> Optional[CaseResult]:
         """The result of `case` known without running it (GoogleTest's disabled tests)."""

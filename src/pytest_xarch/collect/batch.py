@@ -21,6 +21,7 @@ from ..runners import Runner, RunResult, run
 from ..runners import default_timeout as target_timeout
 from ..targets import Target
 from .base import FAILED, BatchReport, CaseResult, Framework, output_tail
+from .progress import CaseProgress
 
 MAX_ARGUMENT_BYTES = 96 * 1024  # a batch's case names per launch (Linux: 128 KiB per argument)
 
@@ -65,14 +66,20 @@ class BinaryRunner:
         self.launches = 0
         self.names: dict[str, str] = {}  # case id -> the framework's name, where they differ
 
-    def launch(self, args: Sequence[str], timeout: Optional[float]) -> RunResult:
-        """Run the binary once with `args` (statically checked at collection already)."""
+    def launch(self, args: Sequence[str], timeout: Optional[float],
+               watch: Optional[CaseProgress] = None) -> RunResult:
+        """Run the binary once with `args` (statically checked at collection already);
+        `watch` stops it when the running case outlives the case timeout."""
         self.launches += 1
-        return run(
+        result = run(
             self.target, [str(self.binary), *args], runner=self.runner,
             cwd=str(self.cwd) if self.cwd else None, env=self.env,
             timeout=timeout or self.case_timeout, emulation_factor=self.emulation_factor,
+            watch=watch,
         )
+        if result.stopped_early:
+            result.timeout = self.case_timeout  # the running case's own limit, not the batch's
+        return result
 
     def list_cases(self) -> list[str]:
         """The binary's cases, as its framework lists them (one launch, usually)."""
@@ -123,7 +130,9 @@ class BinaryRunner:
         with tempfile.TemporaryDirectory(prefix="xarch-batch-") as scratch:
             folder = Path(scratch)
             names = list(dict.fromkeys(self.names.get(case, case) for case in batch))
-            result = self.launch(self.framework.run_args(names, folder), self.limit(len(batch)))
+            watch = self.framework.progress(folder, self.case_timeout) if len(batch) > 1 else None
+            result = self.launch(self.framework.run_args(names, folder), self.limit(len(batch)),
+                                 watch)
             return result, self.framework.parse_run(result, batch, folder)
 
 

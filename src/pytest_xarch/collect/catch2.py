@@ -25,6 +25,7 @@ from .base import (
     Launch,
     ListingError,
 )
+from .progress import CaseProgress, ReportProgress
 
 _REPORT = "catch2-report.xml"
 _SPECIAL = set('\\,[]"')
@@ -63,6 +64,9 @@ class Catch2(Framework):
     def run_args(self, cases: Sequence[str], scratch: Path) -> list[str]:
         return [",".join(spec_escape(name) for name in cases), "--reporter", "xml",
                 "--out", str(scratch / _REPORT), "--durations", "yes"]
+
+    def progress(self, scratch: Path, case_timeout: float) -> CaseProgress:
+        return ReportProgress(case_timeout, scratch / _REPORT)
 
     def parse_run(self, result: RunResult, cases: Sequence[str], scratch: Path) -> BatchReport:
         return parse_xml_report(scratch / _REPORT)

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..runners import RunResult
 from .base import BatchReport, Framework
 from .catch2 import parse_xml_report
+from .progress import CaseProgress, ReportProgress
 
 _REPORT = "doctest-report.xml"
 _RULE = "=" * 20
@@ -44,6 +45,9 @@ class Doctest(Framework):
         spec = ",".join(name.replace("\\", "\\\\").replace(",", "\\,") for name in cases)
         return [f"--test-case={spec}", "--reporters=xml", f"--out={scratch / _REPORT}",
                 "--no-colors"]
+
+    def progress(self, scratch: Path, case_timeout: float) -> CaseProgress:
+        return ReportProgress(case_timeout, scratch / _REPORT)
 
     def parse_run(self, result: RunResult, cases: Sequence[str], scratch: Path) -> BatchReport:
         return parse_xml_report(scratch / _REPORT)

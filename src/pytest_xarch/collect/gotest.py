@@ -14,10 +14,13 @@ from typing import Optional
 
 from ..runners import RunResult
 from .base import FAILED, PASSED, SKIPPED, BatchReport, CaseResult, Framework, output_tail
+from .progress import CaseProgress, LineProgress
 
 _START = re.compile(r"^=== (RUN|CONT|PAUSE|NAME) +(\S+)\s*$")
 _END = re.compile(r"^(\s*)--- (PASS|FAIL|SKIP): (\S+) \(([\d.]+)s\)\s*$")
 _OUTCOMES = {"PASS": PASSED, "FAIL": FAILED, "SKIP": SKIPPED}
+_TOP_RUN = re.compile(r"^=== RUN +([^/\s]+)\s*$")  # a top-level test (subtests have a /)
+_TOP_END = re.compile(r"^--- (?:PASS|FAIL|SKIP): [^/\s]+ ")
 _CASE = re.compile(r"^(Test|Example|Fuzz)\w*$")
 
 
@@ -28,6 +31,9 @@ class GoTest(Framework):
 
     def list_args(self) -> list[str]:
         return ["-test.list", ".*"]
+
+    def progress(self, scratch: Path, case_timeout: float) -> CaseProgress:
+        return LineProgress(case_timeout, _TOP_RUN, _TOP_END)
 
     def parse_list(self, stdout: str) -> list[str]:
         return [line.strip() for line in stdout.splitlines() if _CASE.match(line.strip())]

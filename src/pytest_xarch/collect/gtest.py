@@ -15,11 +15,13 @@ from typing import Optional
 
 from ..runners import RunResult
 from .base import ERROR, FAILED, PASSED, SKIPPED, BatchReport, CaseResult, Framework
+from .progress import CaseProgress, LineProgress
 
 _RUN = re.compile(r"^\[ RUN      \] (.+?)\s*$")
 _SUITE = re.compile(r"^\[----------\] \d+ tests? from (\S+?)(?:, where .*)?\s*$")
 _SUITE_FAILED = re.compile(r"^\[  FAILED  \] (\S+?): SetUpTestSuite or TearDownTestSuite\s*$")
 _END = re.compile(r"^\[ +(OK|FAILED|SKIPPED) +\] (.+?)(?:, where .*)? \((\d+) ms\)\s*$")
+_ENDED = re.compile(r"^\[ +(?:OK|FAILED|SKIPPED) +\] ")
 _OUTCOMES = {"OK": PASSED, "FAILED": FAILED, "SKIPPED": SKIPPED}
 _REPORT = "gtest-report.xml"
 
@@ -35,6 +37,9 @@ class GoogleTest(Framework):
 
     def __init__(self, *, run_disabled: bool = False) -> None:
         self.run_disabled = run_disabled
+
+    def progress(self, scratch: Path, case_timeout: float) -> CaseProgress:
+        return LineProgress(case_timeout, _RUN, _ENDED)
 
     def settled(self, case: str) -> Optional[CaseResult]:
         suite, _, test = case.partition(".")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..runners import RunResult
 from .base import FAILED, PASSED, SKIPPED, BatchReport, CaseResult, Framework
+from .progress import CaseProgress, LibtestProgress
 
 _LISTED = re.compile(r"^(.+): test$")
 _STARTED = re.compile(r"^test (\S+) \.\.\. ?(.*)$")
@@ -26,6 +27,9 @@ class RustTest(Framework):
 
     def list_args(self) -> list[str]:
         return ["--list", "--format", "terse"]
+
+    def progress(self, scratch: Path, case_timeout: float) -> CaseProgress:
+        return LibtestProgress(case_timeout)
 
     def parse_list(self, stdout: str) -> list[str]:
         return [m.group(1) for m in map(_LISTED.match, stdout.splitlines()) if m]

@@ -26,6 +26,7 @@ from .capture import (
     BoundedOutput,
     ExitWatch,
     LineFilter,
+    OutputWatch,
     Pumps,
     StderrRelay,
     isatty,
@@ -34,7 +35,8 @@ from .capture import (
 )
 
 __all__ = [
-    "DEFAULT_OUTPUT_LIMIT", "MAX_TIMEOUT", "BoundedOutput", "LineFilter", "ProcessOutcome",
+    "DEFAULT_OUTPUT_LIMIT", "MAX_TIMEOUT", "BoundedOutput", "LineFilter", "OutputWatch",
+    "ProcessOutcome",
     "StdinData", "execute", "run_tool",
 ]
 
@@ -62,6 +64,7 @@ class ProcessOutcome:
     cpu_time: Optional[float] = None  # user + system seconds
     stdout_dropped: int = 0  # bytes left out of the middle of stdout (output_limit)
     stderr_dropped: int = 0
+    stopped_early: bool = False  # timed out at an OutputWatch's deadline, before `timeout`
 
 
 class _Popen(subprocess.Popen):  # type: ignore[type-arg]
@@ -100,6 +103,7 @@ def execute(
     output_limit: int = DEFAULT_OUTPUT_LIMIT,
     persistent: bool = False,
     stderr_filter: Optional[LineFilter] = None,
+    watch: Optional[OutputWatch] = None,
 ) -> ProcessOutcome:
     """Run `argv` until its first process exits or `timeout` seconds pass; leave nothing.
 
@@ -111,6 +115,8 @@ def execute(
     off our stderr (QEMU's signal banner); it applies when stderr is not a
     terminal, whose programs may want it as their own. A `persistent` process (an
     SSH ControlMaster) may leave a daemon that lives until this process ends.
+    A `watch` (captured runs) sees stdout as it comes and may stop the run earlier,
+    as a timeout (`stopped_early`).
     """
     if not timeout > 0:
         raise ValueError(f"timeout must be positive, got {timeout}")
@@ -118,7 +124,7 @@ def execute(
     try:
         if capture:
             return _execute_captured(list(argv), timeout, _as_bytes(stdin), env, cwd, scope,
-                                     output_limit)
+                                     output_limit, watch)
         relay = StderrRelay(stderr_filter) if stderr_filter and not isatty(2) else None
         return _execute_foreground(list(argv), timeout, env, cwd, scope, relay)
     finally:
@@ -145,6 +151,7 @@ def _execute_captured(
     cwd: Optional[str],
     scope: containment.RunScope,
     output_limit: int,
+    stdout_watch: Optional[OutputWatch] = None,
 ) -> ProcessOutcome:
     start = time.monotonic()
     proc = _spawn(
@@ -155,17 +162,20 @@ def _execute_captured(
     scope.started(proc.pid, own_group=True)
     outputs = {proc.stdout: BoundedOutput(output_limit), proc.stderr: BoundedOutput(output_limit)}
     watch = ExitWatch(proc)
-    timed_out = False
+    timed_out = stopped_early = False
     try:
         with selectors.DefaultSelector() as selector:
-            pumps = Pumps(selector, proc, stdin, outputs, watch)
+            pumps = Pumps(selector, proc, stdin, outputs, watch, stdout_watch)
             deadline = start + timeout
             while not pumps.exited:
-                remaining = deadline - time.monotonic()
+                early = stdout_watch.deadline() if stdout_watch is not None else None
+                stop = min(deadline, early) if early is not None else deadline
+                remaining = stop - time.monotonic()
                 if remaining <= 0:
-                    timed_out = True
+                    timed_out, stopped_early = True, stop < deadline
                     break
-                pumps.step(min(remaining, _WAIT_SLICE))
+                interval = stdout_watch.poll_interval if stdout_watch is not None else None
+                pumps.step(min(remaining, _WAIT_SLICE, interval or _WAIT_SLICE))
             if not scope.persistent or timed_out:
                 scope.kill()  # leftovers: daemons, background children (on timeout, all)
             pumps.drain(DRAIN_SECONDS if not scope.persistent else 1.0)
@@ -181,8 +191,10 @@ def _execute_captured(
         scope.close()  # before the wait: the unreaped first process keeps its pid ours
         proc.wait()
     stdout, stderr = outputs[proc.stdout], outputs[proc.stderr]
-    return _outcome(proc, start, stdout.value(), stderr.value(), timed_out,
-                    stdout.dropped, stderr.dropped)
+    outcome = _outcome(proc, start, stdout.value(), stderr.value(), timed_out,
+                       stdout.dropped, stderr.dropped)
+    outcome.stopped_early = stopped_early
+    return outcome
 
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

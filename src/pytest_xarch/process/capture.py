@@ -9,7 +9,7 @@ import selectors
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 READ_SIZE = 1 << 16
 DRAIN_SECONDS = 5.0  # a process outside the run may hold the pipes open for ever
@@ -79,13 +79,29 @@ class ExitWatch:
             self.fd = None
 
 
+class OutputWatch(Protocol):
+    """Decides, from what a process prints as it runs, when to stop it before its timeout
+    (a test binary's case that outlives its own limit)."""
+
+    poll_interval: Optional[float]  # seconds between looks at `deadline` while all is quiet
+
+    def feed(self, data: bytes) -> None:
+        """Stdout bytes, as they arrive."""
+
+    def deadline(self) -> Optional[float]:
+        """The `time.monotonic()` at which to stop the process, or None."""
+
+
 class Pumps:
     """Feeds stdin and reads stdout/stderr of one process until it exits."""
 
     def __init__(self, selector: selectors.BaseSelector, proc: Any, stdin: Optional[bytes],
-                 outputs: dict[Any, BoundedOutput], watch: ExitWatch) -> None:
+                 outputs: dict[Any, BoundedOutput], watch: ExitWatch,
+                 stdout_watch: Optional[OutputWatch] = None) -> None:
         self.selector = selector
         self.outputs = outputs
+        self.stdout = proc.stdout
+        self.stdout_watch = stdout_watch
         self.open = set(outputs)
         self.watch = watch
         self.exited = False
@@ -136,6 +152,8 @@ class Pumps:
             data = b""
         if data:
             self.outputs[stream].feed(data)
+            if stream is self.stdout and self.stdout_watch is not None:
+                self.stdout_watch.feed(data)
             return
         self.selector.unregister(stream)
         self.open.discard(stream)

@@ -16,7 +16,7 @@ from typing import Callable, Optional, Union
 from .. import containment
 from ..errors import SetupError
 from ..fidelity import Fidelity
-from ..process import DEFAULT_OUTPUT_LIMIT, StdinData, execute
+from ..process import DEFAULT_OUTPUT_LIMIT, OutputWatch, StdinData, execute
 from ..roots import LibraryRoot
 from ..settings import DEFAULT_EMULATION_FACTOR, DEFAULT_TIMEOUT, check_timeout
 from ..targets import ELF_MAGIC, Target
@@ -97,6 +97,7 @@ def run(
     emulation_factor: float = DEFAULT_EMULATION_FACTOR,
     precheck: Optional[PreCheck] = None,
     output_limit: int = DEFAULT_OUTPUT_LIMIT,
+    watch: Optional[OutputWatch] = None,
 ) -> RunResult:
     """Run `argv` (a target program and its arguments) for `target` and wait for it.
 
@@ -105,7 +106,9 @@ def run(
     everything the run started is killed and the result says `timed_out`.
     With `capture=False`, stdio is inherited instead of captured; captured output
     keeps `output_limit` bytes per stream (head and tail). `precheck` runs before
-    the program does and may refuse it (static verification, see `checks`).
+    the program does and may refuse it (static verification, see `checks`). A
+    `watch` sees the guest's stdout as it comes and may stop it earlier (see
+    `process.execute`).
     """
     if not argv:
         raise SetupError("nothing to run: give the program to run and its arguments")
@@ -126,7 +129,7 @@ def run(
             outcome = execute(
                 host.argv, timeout=host.timeout or limit, stdin=stdin, env=host.env,
                 cwd=host.cwd, capture=capture, output_limit=output_limit,
-                stderr_filter=host.stderr_filter,
+                stderr_filter=host.stderr_filter, watch=watch,
             )
             result = RunResult.from_outcome(outcome, args, target.name, runner, timeout=limit,
                                             command=host.argv)

@@ -52,6 +52,7 @@ class RunResult:
     unimplemented: str = ""  # QEMU's log of unimplemented syscalls, kept for failed runs
     stdout_dropped: int = 0  # bytes left out of the middle of stdout (the output limit)
     stderr_dropped: int = 0
+    stopped_early: bool = False  # timed out at a watch's deadline (a case's own limit)
 
     @classmethod
     def from_outcome(
@@ -80,6 +81,7 @@ class RunResult:
             qemu_path=runner.qemu_path,
             stdout_dropped=outcome.stdout_dropped,
             stderr_dropped=outcome.stderr_dropped,
+            stopped_early=outcome.stopped_early,
         )
 
     @property
