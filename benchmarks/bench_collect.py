@@ -13,6 +13,13 @@ a temporary folder for the run), then times, in this order and in one process:
 - ctest:    ctest on a CTestTestfile.cmake written the way gtest_discover_tests
             writes it with CMAKE_CROSSCOMPILING_EMULATOR (one launch per case).
 
+With `--series 100,1000,10000` it measures instead how the batch mode's cost
+grows with the case count (per-case cost over pytest's own for empty tests, and
+over the raw run); with `--scaling K` it times K binaries (each M cases that do a
+little work in the guest) serially and with `-n 2`, counting QEMU launches
+through a wrapper, to show that xdist keeps one launch per binary and spreads
+the binaries over the workers.
+
 It prints ratios; docs/performance.md records them. Nothing here asserts a time.
 """
 
@@ -34,29 +41,37 @@ SYSROOT = "/usr/aarch64-linux-gnu"
 PYTEST = [sys.executable, "-m", "pytest"]
 
 
-def build(folder: Path, cases: int) -> Path:
-    """A GoogleTest binary with `cases` cases for aarch64."""
-    source = folder / "generated_test.cc"
+def build(folder: Path, cases: int, *, name: str = "generated_test", suite: str = "Generated",
+          work: int = 0) -> Path:
+    """A GoogleTest binary with `cases` cases for aarch64 (each spinning `work` loop turns)."""
+    source = folder / f"{name}.cc"
+    body = (f"volatile unsigned long n = 0; for (unsigned long k = 0; k < {work}UL; ++k) n += k;"
+            if work else "")
     lines = ["#include <gtest/gtest.h>"]
-    lines += [f"TEST(Generated, Case{i}) {{ EXPECT_EQ({i} + 1, {i + 1}); }}" for i in range(cases)]
+    lines += [f"TEST({suite}, Case{i}) {{ {body} EXPECT_EQ({i} + 1, {i + 1}); }}"
+              for i in range(cases)]
     source.write_text("\n".join(lines) + "\n")
-    binary = folder / "generated_test"
-    for argv in (
+    binary = folder / name
+    library = folder / "gtest-all.o"
+    steps = [] if library.exists() else [
         [GXX, "-O1", "-c", "-pthread", f"-I{GTEST}/include", f"-I{GTEST}",
-         str(GTEST / "src" / "gtest-all.cc"), "-o", str(folder / "gtest-all.o")],
-        [GXX, "-O1", "-pthread", f"-I{GTEST}/include", str(source),
-         str(folder / "gtest-all.o"), str(GTEST / "src" / "gtest_main.cc"), "-o", str(binary)],
-    ):
-        done = run_tool(argv, timeout=900)
+         str(GTEST / "src" / "gtest-all.cc"), "-o", str(library)]]
+    steps.append([GXX, "-O0" if cases > 2000 else "-O1", "-pthread", f"-I{GTEST}/include",
+                  str(source), str(library), str(GTEST / "src" / "gtest_main.cc"), "-o",
+                  str(binary)])
+    for argv in steps:
+        done = run_tool(argv, timeout=3600)
         if done.returncode != 0:
             sys.exit(f"build failed: {' '.join(argv)}\n{done.stderr}")
     return binary
 
 
-def timed(argv: list[str], cwd: Path, expect_ok: bool = True) -> float:
-    """Wall-clock seconds of one run of `argv`."""
+def timed(argv: list[str], cwd: Path, expect_ok: bool = True,
+          path: str | None = None) -> float:
+    """Wall-clock seconds of one run of `argv` (with `path` as PATH, if given)."""
     start = time.monotonic()
-    outcome = execute(argv, timeout=3600, cwd=str(cwd), env={**os.environ, "CI": ""})
+    env = {**os.environ, "CI": "", **({"PATH": path} if path else {})}
+    outcome = execute(argv, timeout=3600, cwd=str(cwd), env=env)
     elapsed = time.monotonic() - start
     if expect_ok and outcome.returncode != 0:
         sys.exit(f"{' '.join(argv)} failed ({outcome.returncode}):\n"
@@ -77,12 +92,90 @@ def ctest_file(folder: Path, binary: Path, cases: int) -> Path:
     return tree
 
 
+def series(counts: list[int], repeat: int) -> dict[str, float]:
+    """Batch-mode cost per case for each case count (best of `repeat` runs each)."""
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="xarch-bench-series-") as scratch:
+        folder = Path(scratch)
+        for count in counts:
+            binary = build(folder, count, name=f"generated{count}_test")
+            project = folder / f"project{count}"
+            project.mkdir()
+            (project / binary.name).symlink_to(binary)
+            empty = folder / f"empty{count}"
+            empty.mkdir()
+            (empty / "test_empty.py").write_text(
+                "".join(f"def test_{i}():\n    pass\n" for i in range(count)))
+            batch = [*PYTEST, "-q", "-p", "no:randomly", "--rootdir", str(project), "-o",
+                     f"cache_dir={folder / 'cache'}", "--xarch=aarch64", str(project)]
+            timed(batch, project)  # the listing, cached for the timed runs
+            raw = min(timed(["qemu-aarch64", "-cpu", "cortex-a53", str(binary)], folder)
+                      for _ in range(repeat))
+            plain = min(timed([*PYTEST, "-q", "-p", "no:cacheprovider", str(empty)], empty)
+                        for _ in range(repeat))
+            ours = min(timed(batch, project) for _ in range(repeat))
+            figures[f"{count}: raw"] = raw
+            figures[f"{count}: empty pytest"] = plain
+            figures[f"{count}: batch"] = ours
+            figures[f"{count}: added ms/case"] = (ours - plain - raw) / count * 1000
+    return figures
+
+
+def scaling(binaries: int, cases: int, work: int) -> dict[str, float]:
+    """`binaries` binaries serially and with -n 2, and the QEMU launches of each run."""
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="xarch-bench-scaling-") as scratch:
+        folder = Path(scratch)
+        project = folder / "project"
+        project.mkdir()
+        for index in range(binaries):
+            binary = build(folder, cases, name=f"suite{index}_test", suite=f"Suite{index}",
+                           work=work)
+            (project / binary.name).symlink_to(binary)
+        log = folder / "launches.log"
+        wrapped = folder / "bin"
+        wrapped.mkdir()
+        real = run_tool(["sh", "-c", "command -v qemu-aarch64"], timeout=10).stdout.strip()
+        (wrapped / "qemu-aarch64").write_text(
+            f'#!/bin/sh\ncase "$1 $2" in --version*|"-cpu help") ;; *) echo x >> {log} ;; '
+            f'esac\nexec {real} "$@"\n')
+        (wrapped / "qemu-aarch64").chmod(0o755)
+        env_path = f"{wrapped}:{os.environ['PATH']}"
+        base = [*PYTEST, "-q", "-p", "no:randomly", "--rootdir", str(project), "-o",
+                f"cache_dir={folder / 'cache'}", "--xarch=aarch64", str(project)]
+        for mode, extra in (("serial", []), ("-n 2", ["-n", "2"])):
+            timed([*base, *extra], project, path=env_path)  # listings cached, workers warm
+            log.unlink(missing_ok=True)
+            figures[f"{mode} seconds"] = timed([*base, *extra], project, path=env_path)
+            figures[f"{mode} launches"] = len(log.read_text().splitlines())
+    figures["serial / -n 2"] = figures["serial seconds"] / figures["-n 2 seconds"]
+    return figures
+
+
+def report(figures: dict[str, float], json_path: str | None) -> None:
+    for name, value in figures.items():
+        print(f"{name:26} {value:10.3f}")
+    if json_path:
+        Path(json_path).write_text(json.dumps(figures, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=5, help="runs of the fast modes (best)")
+    parser.add_argument("--series", help="case counts to measure, e.g. 100,1000,10000")
+    parser.add_argument("--scaling", type=int, metavar="K",
+                        help="time K binaries serially and with -n 2")
+    parser.add_argument("--work", type=int, default=3_000_000,
+                        help="loop turns each case spins in the guest (--scaling)")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
+    if args.series:
+        report(series([int(n) for n in args.series.split(",")], args.repeat), args.json)
+        return
+    if args.scaling:
+        report(scaling(args.scaling, args.cases, args.work), args.json)
+        return
     with tempfile.TemporaryDirectory(prefix="xarch-bench-collect-") as scratch:
         folder = Path(scratch)
         binary = build(folder, args.cases)
@@ -113,10 +206,7 @@ def main() -> None:
     figures["added_over_empty_vs_raw"] = added / figures["raw"]
     figures["isolate_vs_batch"] = figures["isolate"] / figures["batch"]
     figures["ctest_vs_batch"] = figures["ctest"] / figures["batch"]
-    for name, value in figures.items():
-        print(f"{name:26} {value:10.3f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2))
+    report(figures, args.json)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ is failed, warnings never fail, two doctest cases of one name are two items.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +20,15 @@ import pytest
 
 from pytest_xarch import run
 
+from ..support.tools import require_tool
 from .suites import builders
+from .test_collect import WRAPPER
 
 VERDICTS = builders.SUITES / "verdicts"
 
 
 @pytest.fixture(scope="module")
 def suites_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ..support.tools import require_tool
-
     require_tool("qemu-aarch64", "qemu-user")
     return tmp_path_factory.getbasetemp().parent / "xarch-suites"
 
@@ -131,3 +133,41 @@ def test_doctest_expected_failures_duplicates_and_skips(pytester: pytest.Pyteste
         "passed": 4, "xfailed": 3, "failed": 4, "skipped": 1}
     header = next(line for line in result.stdout.lines if line.startswith("target "))
     assert "xfailed" in header.split()
+
+
+def test_xdist_keeps_one_launch_per_binary_and_target(
+    pytester: pytest.Pytester, suites_root: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under -n 2 each binary is listed once (the listing cache is shared) and run in one
+    batch, as in a serial run: its cases are not split over the workers."""
+    log = tmp_path / "launches.log"
+    wrapped = tmp_path / "wrapped"
+    wrapped.mkdir()
+    (wrapped / "qemu-aarch64").write_text(WRAPPER.format(
+        log=log, real=require_tool("qemu-aarch64", "qemu-user")))
+    (wrapped / "qemu-aarch64").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapped}:{os.environ['PATH']}")
+    sources = {"g": (builders.gtest_binary, "gtest_verdicts.cc"),
+               "c": (builders.catch2_binary, "catch2_verdicts.cpp"),
+               "d": (builders.doctest_binary, "doctest_verdicts.cpp")}
+    for folder, (build, source) in sources.items():
+        binary = build(suites_root, "aarch64", VERDICTS / source, name="verdicts_test")
+        (pytester.path / folder).mkdir()
+        copy = pytester.path / folder / "verdicts_test"
+        copy.write_bytes(binary.read_bytes())
+        copy.chmod(0o755)
+
+    def launches(*args: str) -> tuple[dict[str, int], dict[str, int]]:
+        log.unlink(missing_ok=True)
+        shutil.rmtree(pytester.path / ".pytest_cache", ignore_errors=True)
+        result = pytester.runpytest_subprocess("--xarch=aarch64", *args)
+        lines = log.read_text().splitlines()
+        return ({folder: sum(f"/{folder}/verdicts_test" in line for line in lines)
+                 for folder in sources}, result.parseoutcomes())
+
+    serial, serial_outcomes = launches()
+    parallel, parallel_outcomes = launches("-n", "2")
+    assert serial == {"g": 2, "c": 2, "d": 2}  # listing + one batch each
+    assert parallel == serial
+    assert parallel_outcomes == serial_outcomes

@@ -484,3 +484,20 @@ def test_report_progress_reads_the_flushed_xml(tmp_path: Path) -> None:
     with open(report, "ab") as stream:
         stream.write(b'<OverallResult success="true"/></TestCase><TestCase name="c"/>')
     assert progress.deadline() is None
+
+
+def test_xdist_scope_is_the_binary_and_target_for_binary_cases(tmp_path: Path) -> None:
+    from pytest_xarch.plugin.scheduling import scope_of
+
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "math_test").write_bytes(b"\x7fELF" + bytes(60))
+    (tmp_path / "test_mod.py").write_text("def test_a(): pass\n")
+    case = "bin/math_test::Math.Adds[aarch64]"
+    assert scope_of(case, "load", tmp_path) == "bin/math_test::[aarch64]"
+    assert scope_of("bin/math_test::Suite/P.Case/3[armv7]", "loadscope", tmp_path) == \
+        "bin/math_test::[armv7]"
+    # Python tests keep what the chosen mode means.
+    assert scope_of("test_mod.py::test_a[aarch64]", "load", tmp_path) == \
+        "test_mod.py::test_a[aarch64]"
+    assert scope_of("test_mod.py::TestX::test_a", "loadscope", tmp_path) == "test_mod.py::TestX"
+    assert scope_of("test_mod.py::test_a@serial", "loadgroup", tmp_path) == "serial"

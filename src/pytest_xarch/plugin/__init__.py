@@ -21,6 +21,7 @@ from .hooks import (
     pytest_runtest_makereport,
     pytest_runtest_setup,
     pytest_unconfigure,
+    pytest_xdist_make_scheduler,
 )
 
 __all__ = [
@@ -28,6 +29,6 @@ __all__ = [
     "pytest_configure", "pytest_generate_tests", "pytest_report_collectionfinish",
     "pytest_report_header",
     "pytest_report_teststatus", "pytest_runtest_makereport", "pytest_runtest_setup",
-    "pytest_unconfigure", "xarch_build", "xarch_check", "xarch_run", "xarch_runner",
-    "xarch_target",
+    "pytest_unconfigure", "pytest_xdist_make_scheduler", "xarch_build", "xarch_check",
+    "xarch_run", "xarch_runner", "xarch_target",
 ]

@@ -74,6 +74,14 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
     return passed_over_lines(state_of(config)) if not items else []
 
 
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Optional[Any]:
+    """xdist: keep each test binary's cases on one worker (see `scheduling`)."""
+    from .scheduling import make_scheduler
+
+    return make_scheduler(config, log)
+
+
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:

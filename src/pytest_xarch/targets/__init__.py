@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .compat import (
-    ELF_MAGIC,
     binfmt_magic,
     binfmt_mask,
     elf_headers,
@@ -17,6 +16,7 @@ from .compat import (
     uses_musl,
 )
 from .model import (
+    ELF_MAGIC,
     Target,
     TargetRegistry,
     builtin_registry,

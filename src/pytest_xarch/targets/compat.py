@@ -15,9 +15,7 @@ from __future__ import annotations
 import os
 from typing import Literal, Optional
 
-from .model import Target, builtin_registry, host_target
-
-ELF_MAGIC = b"\x7fELF"
+from .model import ELF_MAGIC, Target, builtin_registry, host_target
 
 # `uname -m` -> built-in targets whose programs a CPU and kernel of that kind run.
 # Permissive on purpose (it refuses devices that certainly cannot run a target): an
