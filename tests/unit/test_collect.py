@@ -9,7 +9,14 @@ from typing import Optional
 
 import pytest
 
-from pytest_xarch.collect.base import BatchReport, CaseKeys, CaseResult, Framework, unique_names
+from pytest_xarch.collect.base import (
+    BatchReport,
+    CaseKeys,
+    CaseResult,
+    Framework,
+    ListingError,
+    unique_names,
+)
 from pytest_xarch.collect.batch import BinaryRunner
 from pytest_xarch.collect.catch2 import Catch2, parse_xml_stream, spec_escape
 from pytest_xarch.collect.ctest import CTestCase, evaluate, parse_test, strip_emulator
@@ -501,3 +508,87 @@ def test_xdist_scope_is_the_binary_and_target_for_binary_cases(tmp_path: Path) -
         "test_mod.py::test_a[aarch64]"
     assert scope_of("test_mod.py::TestX::test_a", "loadscope", tmp_path) == "test_mod.py::TestX"
     assert scope_of("test_mod.py::test_a@serial", "loadgroup", tmp_path) == "serial"
+    # A CTest test's Unity cases stay together; other ctest tests stand alone.
+    assert scope_of("build/CTestTestfile.cmake::unity_sample/test_adds[aarch64]", "load",
+                    tmp_path) == "build/CTestTestfile.cmake::unity_sample/[aarch64]"
+    assert scope_of("build/CTestTestfile.cmake::passes[aarch64]", "load", tmp_path) == \
+        "build/CTestTestfile.cmake::passes[aarch64]"
+
+
+UNITY_RUN = """\
+tests/parse.c:20:test_parses_numbers:PASS
+helloworldtests/parse.c:31:test_rejects_garbage:FAIL: Expected 1 Was 2
+tests/parse.c:40:test_not_ready:IGNORE: later
+tests/parse.c:44:test_bare_ignore:IGNORE
+\x1b[42mtests/parse.c:20:test_parses_numbers:PASS\x1b[00m
+
+-----------------------
+5 Tests 1 Failures 2 Ignored
+FAIL
+"""
+
+
+def test_unity_output_gives_results_in_run_order_with_repeated_names_apart() -> None:
+    from pytest_xarch.collect.unity import Unity, parse_output
+
+    parsed = parse_output(UNITY_RUN)
+    assert parsed.order == ["test_parses_numbers", "test_rejects_garbage", "test_not_ready",
+                            "test_bare_ignore", "test_parses_numbers#2"]
+    assert parsed.summary == (5, 1, 2)
+    outcomes = {name: found.outcome for name, found in parsed.results.items()}
+    assert outcomes == {"test_parses_numbers": "passed", "test_rejects_garbage": "failed",
+                        "test_not_ready": "skipped", "test_bare_ignore": "skipped",
+                        "test_parses_numbers#2": "passed"}
+    failed = parsed.results["test_rejects_garbage"]
+    assert failed.message.startswith("tests/parse.c:31: Expected 1 Was 2")
+    assert failed.output == "helloworld"  # printed without a newline before its result
+    assert parsed.results["test_not_ready"].message == "tests/parse.c:40: later"
+    assert parsed.results["test_bare_ignore"].message == "tests/parse.c:44: ignore"
+    runs: list[list[str]] = []
+
+    def launch(args: Sequence[str], timeout: Optional[float]) -> RunResult:
+        runs.append(list(args))
+        return result(UNITY_RUN, returncode=1)
+
+    assert Unity().list_cases(launch) == parsed.order
+    assert runs == [[]]
+
+
+def test_unity_listing_needs_the_summary() -> None:
+    from pytest_xarch.collect.unity import Unity
+
+    def crashed(args: Sequence[str], timeout: Optional[float]) -> RunResult:
+        return result("t.c:1:test_a:PASS\n", returncode=-11, signal=11)
+
+    with pytest.raises(ListingError, match=r"before Unity's summary.*test_a"):
+        Unity().list_cases(crashed)
+
+    def miscounted(args: Sequence[str], timeout: Optional[float]) -> RunResult:
+        return result("t.c:1:test_a:PASS\n-----------------------\n2 Tests 0 Failures 0 Ignored\n")
+
+    with pytest.raises(ListingError, match="counts 2 tests but 1 result lines"):
+        Unity().list_cases(miscounted)
+
+
+def test_a_non_selective_binary_is_launched_once_and_never_retried() -> None:
+    """A Unity runner that crashes: the cases without a result are errors that say so
+    (its lost output cannot tell which one crashed); nothing is launched again."""
+    from pytest_xarch.collect.unity import Unity
+
+    target = resolve_target("x86_64")
+    runner = BinaryRunner(Path("/bin/true"), Unity(), target, NativeRunner(target))
+    runner.cases = ["test_a", "test_b", "test_c", "test_d"]
+    runs: list[list[str]] = []
+
+    def launch(args: Sequence[str], timeout: Optional[float], watch: object = None
+               ) -> RunResult:
+        runs.append(list(args))
+        return result("t.c:1:test_a:PASS\nt.c:2:test_b:FAIL: no\n", returncode=-11, signal=11)
+
+    runner.launch = launch  # type: ignore[method-assign]
+    outcomes = runner.run_cases(["test_d", "test_a", "test_c"], isolate=True)
+    assert runs == [[]]
+    assert {name: found.result.outcome for name, found in outcomes.items()} == {
+        "test_a": "passed", "test_c": "error", "test_d": "error"}
+    message = outcomes["test_c"].result.message
+    assert "killed by SIGSEGV" in message and "2 case(s) unreported (test_c, test_d)" in message

@@ -62,6 +62,8 @@ class Framework(abc.ABC):
 
     name: ClassVar[str]
     exit_skip: ClassVar[Optional[int]] = None  # a whole-binary exit status meaning "skipped"
+    # False: every launch runs every case (Unity), so a case without a result is not retried.
+    selective: ClassVar[bool] = True
 
     def list_cases(self, launch: Launch) -> list[str]:
         """The case names of the binary, in the framework's order (one launch, usually)."""

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..runners import Runner, RunResult, run
+from ..runners import PreCheck, Runner, RunResult, run
 from ..runners import default_timeout as target_timeout
 from ..targets import Target
-from .base import FAILED, BatchReport, CaseResult, Framework, output_tail
+from .base import ERROR, FAILED, BatchReport, CaseResult, Framework, output_tail
 from .progress import CaseProgress
 
 MAX_ARGUMENT_BYTES = 96 * 1024  # a batch's case names per launch (Linux: 128 KiB per argument)
@@ -50,8 +50,12 @@ class BinaryRunner:
         case_timeout: Optional[float] = None,
         binary_timeout: Optional[float] = None,
         emulation_factor: float = 5.0,
+        args: Sequence[str] = (),
+        precheck: Optional[PreCheck] = None,
     ) -> None:
         self.binary = binary
+        self.args = list(args)  # before the framework's (a CTest test's own arguments)
+        self.precheck = precheck
         self.framework = framework
         self.target = target
         self.runner = runner
@@ -65,25 +69,29 @@ class BinaryRunner:
         self.emulation_factor = emulation_factor
         self.launches = 0
         self.names: dict[str, str] = {}  # case id -> the framework's name, where they differ
+        self.cases: list[str] = []  # every case id, in the listing's order
 
     def launch(self, args: Sequence[str], timeout: Optional[float],
                watch: Optional[CaseProgress] = None) -> RunResult:
-        """Run the binary once with `args` (statically checked at collection already);
-        `watch` stops it when the running case outlives the case timeout."""
+        """Run the binary once with `args` (checked by `precheck`, when given, else at
+        collection); `watch` stops it when the running case outlives the case timeout."""
         self.launches += 1
         result = run(
-            self.target, [str(self.binary), *args], runner=self.runner,
+            self.target, [str(self.binary), *self.args, *args], runner=self.runner,
             cwd=str(self.cwd) if self.cwd else None, env=self.env,
             timeout=timeout or self.case_timeout, emulation_factor=self.emulation_factor,
-            watch=watch,
+            watch=watch, precheck=self.precheck,
         )
         if result.stopped_early:
             result.timeout = self.case_timeout  # the running case's own limit, not the batch's
         return result
 
     def list_cases(self) -> list[str]:
-        """The binary's cases, as its framework lists them (one launch, usually)."""
-        return self.framework.list_cases(self.launch)
+        """The binary's cases, as its framework lists them (one launch, usually, limited
+        like a launch of the whole binary: a Unity runner lists by running every case)."""
+        limit = self.binary_timeout or self.case_timeout
+        return self.framework.list_cases(
+            lambda args, timeout: self.launch(args, timeout or limit))
 
     def limit(self, count: int) -> float:
         """Seconds one launch of `count` cases may take."""
@@ -100,6 +108,9 @@ class BinaryRunner:
                 outcomes[case] = CaseOutcome(known, None)
             else:
                 to_run.append(case)
+        if to_run and not self.framework.selective:
+            outcomes.update(self._run_all(to_run))
+            return outcomes
         queue: list[list[str]] = [[case] for case in to_run] if isolate else list(_chunks(to_run))
         while queue:
             batch = queue.pop(0)
@@ -124,6 +135,30 @@ class BinaryRunner:
             rest = [name for name in missing if name != running]
             if rest:
                 queue.insert(0, rest)
+        return outcomes
+
+    def _run_all(self, wanted: list[str]) -> dict[str, CaseOutcome]:
+        """A framework that runs every case in every launch: one launch. A case it left
+        without a result cannot run again alone: the running one (when the output names
+        it) is blamed, the others are errors."""
+        result, report = self._launch_batch(self.cases or wanted)
+        outcomes = {name: CaseOutcome(report.results[name], result)
+                    for name in wanted if name in report.results}
+        unreported = [name for name in self.cases or wanted if name not in report.results]
+        for name in wanted:
+            if name in outcomes:
+                continue
+            if name == report.running:
+                blame = stopped_result(result, name, report.running_output)
+                outcomes[name] = CaseOutcome(blame, result, True)
+                continue
+            text = (f"{name}: no result: the binary ended ({result.outcome()}) before "
+                    f"reporting it, with {len(unreported)} case(s) unreported "
+                    f"({', '.join(unreported[:10])}{', ...' if len(unreported) > 10 else ''}); "
+                    "it runs every case in each launch, so this one cannot run again alone")
+            if result.stderr.strip():
+                text += f"\n--- stderr ---\n{output_tail(result.stderr.rstrip())}"
+            outcomes[name] = CaseOutcome(CaseResult(ERROR, text), result, True)
         return outcomes
 
     def _launch_batch(self, batch: list[str]) -> tuple[RunResult, BatchReport]:

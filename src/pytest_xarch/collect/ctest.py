@@ -8,6 +8,8 @@ built for, with `XARCH_RUNNER`/`XARCH_TARGET` in its environment; its fidelity
 is the runner's when it launched a target program through `$XARCH_RUNNER`, else
 static (nothing of the target ran). A host command given no target program
 (`cmake -P check.cmake`) runs once, as the host's (`name[host]`, fidelity native).
+A test whose program is a Unity runner (and no property judges the whole test)
+is its cases: `<test>/<case>[<target>]`, as the binary collector makes them.
 WORKING_DIRECTORY, ENVIRONMENT, WILL_FAIL, SKIP_RETURN_CODE, TIMEOUT,
 DISABLED and PASS/FAIL_REGULAR_EXPRESSION are honoured as ctest does.
 """
@@ -33,6 +35,7 @@ from ..runners import NativeRunner, Runner, RunResult, guest_environment, host_e
 from ..runners import default_timeout as target_timeout
 from ..targets import Target, host_target
 from ..verdicts import precheck
+from .batch import BinaryRunner
 from .identify import has_elf_magic, matching_targets
 from .items import CaseFailure, PlainFailureItem
 from .options import CollectOptions
@@ -182,6 +185,10 @@ class CTestTree(pytest.File):
         for case in tests:
             case.command = strip_emulator(case.command, emulator)
             facts = _target_facts(case.command[0], build_dir)
+            if facts is not None and _yields_cases(case, facts):
+                for target in matching_targets(facts, self.state.targets):
+                    yield from self._cases(case, facts, target)
+                continue
             if facts is not None:
                 targets = matching_targets(facts, self.state.targets)
             else:  # a host command: for the targets of the programs it is given
@@ -201,6 +208,38 @@ class CTestTree(pytest.File):
                     self, name=f"{case.name}[{target.name}]", case=case, target=target,
                     on_target=facts is not None, state=self.state, options=self.options,
                 )
+
+
+    def _cases(self, case: CTestCase, facts: ElfFacts, target: Target) -> Iterator[pytest.Item]:
+        """The cases of a test whose program reports each case (a Unity runner), named
+        `<test>/<case>[<target>]`, run as the test runs (arguments, environment, folder)."""
+        from .identify import framework_for, identify
+        from .items import case_items
+
+        program = Path(case.command[0])
+        try:
+            runner = self.state.runner(target)
+        except XarchError as error:
+            raise self.CollectError(str(error)) from None
+        binary = BinaryRunner(
+            program, framework_for(identify(program, facts), program.name), target, runner,
+            cwd=Path(case.cwd) if case.cwd else None, env=case.env,
+            case_timeout=self.options.case_timeout,
+            binary_timeout=case.timeout or self.options.binary_timeout,
+            emulation_factor=self.state.settings.emulation_factor, args=case.command[1:],
+            precheck=precheck if self.state.settings.check_before_run else None)
+        yield from case_items(self, binary, facts.digest,
+                              isolate=self.options.isolated(program), prefix=f"{case.name}/")
+
+
+def _yields_cases(case: CTestCase, facts: ElfFacts) -> bool:
+    """Whether the test is its program's cases: a framework that cannot select cases (a
+    Unity runner) and no property that judges the whole test (WILL_FAIL, regexes, ...)."""
+    from .identify import identify
+
+    judged = (case.will_fail or case.skip_code is not None or case.pass_regex
+              or case.fail_regex or case.disabled)
+    return not judged and identify(Path(case.command[0]), facts) == "unity"
 
 
 def _target_facts(path: str, build_dir: Path) -> Optional[ElfFacts]:

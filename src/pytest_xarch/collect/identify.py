@@ -31,6 +31,9 @@ _NEEDLES: tuple[tuple[str, tuple[bytes, ...], tuple[bytes, ...]], ...] = (
     ("doctest", (b"_ZN7doctest", b"dt-list-test-cases"), ()),
     ("rust", (b"RUST_TEST_THREADS", b"test-threads"), (b"rust_begin_unwind", b"/rustc/")),
     ("go", (b"testing.tRunner",), (b"Go buildinf:", b"runtime.goexit")),
+    # unity.c's summary words, and its symbols or its own error texts (kept when stripped).
+    ("unity", (b" Failures \0",), (b"UnityDefaultTestRun", b"Unity Floating Point Disabled",
+                                    b"Unity Double Precision Disabled")),
 )
 _MAX_SCAN = 512 << 20  # larger files are still scanned, only their first 512 MiB
 _known: dict[str, str] = {}
@@ -76,7 +79,7 @@ def is_executable_elf(path: Path) -> bool:
 
 
 def identify(path: Path, facts: ElfFacts) -> str:
-    """`gtest`, `catch2`, `doctest`, `rust`, `go` or `plain`, cached by content digest."""
+    """`gtest`, `catch2`, `doctest`, `rust`, `go`, `unity` or `plain`, cached by content digest."""
     with _lock:
         known = _known.get(facts.digest)
     if known is None:
@@ -114,10 +117,12 @@ def framework_for(kind: str, case_name: str, options: Optional[CollectOptions] =
     from .gtest import GoogleTest
     from .plain import Plain
     from .rust import RustTest
+    from .unity import Unity
 
     frameworks: dict[str, Framework] = {
         "gtest": GoogleTest(run_disabled=bool(options and options.run_disabled)),
         "catch2": Catch2(), "doctest": Doctest(), "rust": RustTest(), "go": GoTest(),
+        "unity": Unity(),
     }
     return frameworks.get(kind) or Plain(case_name)
 

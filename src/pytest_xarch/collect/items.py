@@ -122,20 +122,8 @@ class BinaryFile(pytest.File):
         framework = framework_for(self.kind, self.path.name, self.options)
         for target in self.targets:
             runner = self._runner(target, framework)
-            group = CaseGroup(runner, self.options.isolated(self.path))
-            try:
-                names = self._list(runner, framework)
-            except (ListingError, XarchError) as error:
-                yield ListingFailure.from_parent(
-                    self, name=f"list-cases[{target.name}]", target=target, error=str(error)
-                )
-                continue
-            cases = unique_names(names)  # doctest allows two cases of one name
-            runner.names = {case: name for case, name in zip(cases, names) if case != name}
-            for case in cases:
-                yield CaseItem.from_parent(
-                    self, name=f"{case}[{target.name}]", case=case, target=target, group=group
-                )
+            yield from case_items(self, runner, self.facts.digest,
+                                  isolate=self.options.isolated(self.path))
 
     def _check(self) -> None:
         if not self.state.settings.check_before_run:
@@ -169,18 +157,39 @@ class BinaryFile(pytest.File):
             emulation_factor=self.state.settings.emulation_factor,
         )
 
-    def _list(self, runner: BinaryRunner, framework: Framework) -> list[str]:
-        key = listing_key(self.facts.digest, runner.target.name, framework.name,
-                          runner.runner.describe())
-        return cached_listing(cache_dir(self.config), key, runner.list_cases)
+def case_items(parent: pytest.Collector, runner: BinaryRunner, digest: str, *, isolate: bool,
+               prefix: str = "") -> Iterator[pytest.Item]:
+    """The items of `runner`'s binary for its target, named `<prefix><case>[<target>]`
+    (`digest`: the binary's content, which keys its cached listing), or the item that
+    says why it cannot list its cases."""
+    target = runner.target
+    arguments = "\0".join(runner.args)
+    key = listing_key(f"{digest}\0{arguments}" if arguments else digest, target.name,
+                      runner.framework.name, runner.runner.describe())
+    try:
+        names = cached_listing(cache_dir(parent.config), key, runner.list_cases)
+    except (ListingError, XarchError) as error:
+        yield ListingFailure.from_parent(
+            parent, name=f"{prefix}list-cases[{target.name}]", target=target, error=str(error),
+            label=f"{prefix}list-cases", program=runner.binary)
+        return
+    cases = unique_names(names)  # doctest allows two cases of one name
+    runner.names = {case: name for case, name in zip(cases, names) if case != name}
+    runner.cases = cases
+    group = CaseGroup(runner, isolate)
+    for case in cases:
+        yield CaseItem.from_parent(parent, name=f"{prefix}{case}[{target.name}]", case=case,
+                                   target=target, group=group, label=prefix + case)
 
 
 class CaseItem(PlainFailureItem):
     """One case of a test binary for one target."""
 
-    def __init__(self, *, case: str, target: Target, group: CaseGroup, **kwargs: Any) -> None:
+    def __init__(self, *, case: str, target: Target, group: CaseGroup, label: str,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
+        self.label = label  # the name without the target
         self.group = group
         self.xarch_target = target
         self.xarch_runs: list[RunResult] = []
@@ -215,21 +224,24 @@ class CaseItem(PlainFailureItem):
 
     def reportinfo(self) -> tuple[Path, Optional[int], str]:
         # Not a suffix of the node id, so that pytest shows the id as is ("." kept).
-        return self.path, None, f"{self.path.name}::{self.case} [{self.xarch_target.name}]"
+        return self.path, None, f"{self.path.name}::{self.label} [{self.xarch_target.name}]"
 
 
 class ListingFailure(PlainFailureItem):
     """The binary could not list its cases for this target (it crashed at start-up, ...)."""
 
-    def __init__(self, *, target: Target, error: str, **kwargs: Any) -> None:
+    def __init__(self, *, target: Target, error: str, label: str, program: Path,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.label = label
+        self.program = program
         self.xarch_target = target
         self.xarch_runs: list[RunResult] = []
         self.error = error
 
     def runtest(self) -> None:
-        raise CaseFailure(f"{self.path}: cannot list its test cases for target "
+        raise CaseFailure(f"{self.program}: cannot list its test cases for target "
                           f"'{self.xarch_target.name}':\n{self.error}")
 
     def reportinfo(self) -> tuple[Path, Optional[int], str]:
-        return self.path, None, f"{self.path.name}::list-cases [{self.xarch_target.name}]"
+        return self.path, None, f"{self.path.name}::{self.label} [{self.xarch_target.name}]"

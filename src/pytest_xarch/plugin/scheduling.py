@@ -19,10 +19,11 @@ from typing import Any, Optional
 
 import pytest
 
+from ..collect.ctest import CTEST_FILE
 from ..collect.identify import has_elf_magic
 
 # `<file>::<case ...>[<target>]`: a case of a collected binary (see collect.items).
-_CASE_ID = re.compile(r"^(?P<file>[^:]+)::.+\[(?P<target>[^\[\]]+)\]$")
+_CASE_ID = re.compile(r"^(?P<file>[^:]+)::(?P<case>.+)\[(?P<target>[^\[\]]+)\]$")
 MODES = ("load", "loadscope", "loadgroup")
 
 
@@ -67,6 +68,11 @@ def scope_of(nodeid: str, mode: str, root: Path) -> str:
     case = _CASE_ID.match(nodeid)
     if case and is_binary(root / case.group("file")):
         return f"{case.group('file')}::[{case.group('target')}]"
+    if case and case.group("file").endswith(CTEST_FILE) and "/" in case.group("case"):
+        # A CTest test's cases (`<test>/<case>`), or a ctest test named with a slash
+        # (gtest_discover_tests' parameterized ones): kept together either way.
+        test = case.group("case").split("/", 1)[0]
+        return f"{case.group('file')}::{test}/[{case.group('target')}]"
     return nodeid.rsplit("::", 1)[0] if mode == "loadscope" else nodeid
 
 

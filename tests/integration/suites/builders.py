@@ -7,9 +7,11 @@ build each artifact once.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
+import tarfile
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +31,8 @@ DOCTEST_HEADER = Path("/usr/include/doctest/doctest.h")
 BUILD_TIMEOUT = 900.0
 # Read at import, before pytester points HOME at a temporary folder (rustup lives in HOME).
 RUSTUP_HOME = os.environ.get("RUSTUP_HOME") or os.path.expanduser("~/.rustup")
+# Debian source packages that vendor Unity (ThrowTheSwitch) as <dir>/unity/src/unity.c.
+UNITY_SOURCE_PACKAGES = ("cjson", "libsml", "hstr")
 
 
 def _tool(argv: Sequence[str], *, cwd: str | None = None, env: dict[str, str] | None = None,
@@ -157,25 +161,30 @@ def rust_binary(root: Path) -> Path:
     return cached(root, "rust-x86_64", make) / "sample_test"
 
 
-def ctest_tree(root: Path, target_name: str, *, emulator: Sequence[str] = ()) -> Path:
-    """The CMake sample project configured and built for the target; returns the build dir."""
+def ctest_tree(root: Path, target_name: str, *, emulator: Sequence[str] = (),
+               project: str = "ctest", defines: Sequence[str] = ()) -> Path:
+    """A CMake sample project (`project`: its folder here) configured with `-D<defines>`
+    and built for the target; returns the build dir."""
     cmake = require_tool("cmake", "cmake")
     target = resolve_target(target_name)
     gcc = require_tool(f"{target.triple}-gcc", target.packages[0] if target.packages else "gcc")
-    sources = b"".join(p.read_bytes() for p in sorted((SUITES / "ctest").rglob("*")) if p.is_file())
-    tag = hashlib.sha256(";".join(emulator).encode() + b"\0" + sources).hexdigest()[:8]
+    source_dir = SUITES / project
+    sources = b"".join(p.read_bytes() for p in sorted(source_dir.rglob("*")) if p.is_file())
+    tag = hashlib.sha256(";".join([*emulator, "\0", *defines]).encode() + b"\0"
+                         + sources).hexdigest()[:8]
 
     def make(partial: Path) -> None:
-        args = [cmake, "-S", str(SUITES / "ctest"), "-B", str(partial),
+        args = [cmake, "-S", str(source_dir), "-B", str(partial),
                 "-DCMAKE_SYSTEM_NAME=Linux", f"-DCMAKE_SYSTEM_PROCESSOR={target.name}",
-                f"-DCMAKE_C_COMPILER={gcc}"]
+                f"-DCMAKE_C_COMPILER={gcc}", *(f"-D{define}" for define in defines)]
         if emulator:
             args.append("-DCMAKE_CROSSCOMPILING_EMULATOR=" + ";".join(emulator))
         _tool(args)
         _tool([cmake, "--build", str(partial)])
 
     # The build dir records its own path: build in place, not renamed.
-    output = root / f"ctest-{target_name}-{tag}"
+    prefix = "ctest" if project == "ctest" else f"ctest-{project}"
+    output = root / f"{prefix}-{target_name}-{tag}"
     root.mkdir(parents=True, exist_ok=True)
     with FileLock(str(output) + ".lock"):
         done = output / ".built"
@@ -185,3 +194,107 @@ def ctest_tree(root: Path, target_name: str, *, emulator: Sequence[str] = ()) ->
             make(output)
             done.touch()
     return output
+
+
+def _source_entries(apt_etc: Path = Path("/etc/apt")) -> tuple[str, str]:
+    """This machine's apt `deb` entries as `deb-src` ones: (deb822 text, one-line text)."""
+    stanzas = []
+    for path in sorted(apt_etc.glob("sources.list.d/*.sources")):
+        for stanza in path.read_text(errors="replace").split("\n\n"):
+            lines = stanza.strip().splitlines()
+            types = next((line.split(":", 1)[1].split() for line in lines
+                          if line.startswith("Types:")), [])
+            if "deb" in types:
+                stanzas.append("\n".join("Types: deb-src" if line.startswith("Types:") else line
+                                         for line in lines))
+    one_line = []
+    for path in [apt_etc / "sources.list", *sorted(apt_etc.glob("sources.list.d/*.list"))]:
+        if path.is_file():
+            one_line += ["deb-src" + line.strip()[3:]
+                         for line in path.read_text(errors="replace").splitlines()
+                         if line.strip().startswith("deb ")]
+    return "\n\n".join(stanzas) + "\n", "\n".join(one_line) + "\n"
+
+
+def unity_sources(root: Path) -> Path:
+    """Unity's src/ folder (unity.c, unity.h), taken from a Debian source package that
+    vendors it: `apt-get source --download-only` with a private apt state (the system's
+    apt lists and configuration untouched), the upstream tarball read with tarfile."""
+    apt_get = require_tool("apt-get", "apt")
+
+    def make(partial: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="xarch-apt-") as scratch:
+            state = Path(scratch)
+            parts = state / "sources.list.d"
+            for folder in (parts, state / "lists" / "partial", state / "cache" / "archives"
+                           / "partial", state / "download"):
+                folder.mkdir(parents=True)
+            deb822, one_line = _source_entries()
+            (parts / "xarch-src.sources").write_text(deb822)
+            (parts / "xarch-src.list").write_text(one_line)
+            private = ["-o", "Dir::Etc::sourcelist=/dev/null",
+                       "-o", f"Dir::Etc::sourceparts={parts}",
+                       "-o", f"Dir::State::lists={state / 'lists'}",
+                       "-o", f"Dir::Cache={state / 'cache'}",
+                       "-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root"]
+            update = run_tool([apt_get, "-q", *private, "update"], timeout=600)
+            for package in UNITY_SOURCE_PACKAGES:
+                fetched = run_tool([apt_get, "-q", *private, "source", "--download-only",
+                                    package], timeout=600, cwd=str(state / "download"))
+                if fetched.returncode != 0:
+                    continue
+                for tarball in sorted(glob.glob(str(state / "download" / "*.orig.tar.*"))):
+                    if _extract_unity(Path(tarball), partial):
+                        return
+            missing("Unity's sources could not be fetched from the Debian source packages "
+                    f"{', '.join(UNITY_SOURCE_PACKAGES)} (apt-get update: "
+                    f"{update.stderr.strip()[-500:] or 'ok'}); is a Debian/Ubuntu archive "
+                    "reachable?")
+
+    return cached(root, "unity-src", make) / "src"
+
+
+def _extract_unity(tarball: Path, folder: Path) -> bool:
+    """Unity's `src/` (and the `examples/unity_config.h` a vendored copy may include) from
+    an upstream tarball into `folder`, keeping that layout; False if it has no Unity."""
+    with tarfile.open(tarball) as archive:
+        found = [m for m in archive.getmembers()
+                 if m.isfile() and m.name.endswith("/unity/src/unity.c")]
+        if not found:
+            return False
+        top = found[0].name[:-len("src/unity.c")]
+        wanted = [m for m in archive.getmembers() if m.isfile() and (
+            (m.name.startswith(top + "src/") and m.name.endswith((".c", ".h")))
+            or m.name == top + "examples/unity_config.h")]
+        for member in wanted:
+            data = archive.extractfile(member)
+            assert data is not None
+            output = folder / member.name[len(top):]
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_bytes(data.read())
+    (folder / "FROM").write_text(f"{tarball.name}: {top}\n")
+    return True
+
+
+def unity_binary(root: Path, target_name: str, source: Path | None = None,
+                 name: str = "sample_test") -> Path:
+    """A Unity runner for the target from `source` (default: the sample runner)."""
+    source = source or SUITES / "unity" / "sample_test.c"
+    unity = unity_sources(root)
+    target = resolve_target(target_name)
+    gcc = require_tool(f"{target.triple}-gcc", target.packages[0] if target.packages else "gcc")
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+
+    def make(partial: Path) -> None:
+        partial.mkdir()
+        _tool([gcc, "-O1", f"-I{unity}", str(source), str(unity / "unity.c"),
+               "-o", str(partial / name)])
+
+    return cached(root, f"unity-{target_name}-{digest}", make) / name
+
+
+def unity_ctest_tree(root: Path, target_name: str, *, emulator: Sequence[str] = ()) -> Path:
+    """The Unity sample runners as a CMake project (one add_test per runner), built."""
+    unity = unity_sources(root)
+    return ctest_tree(root, target_name, emulator=emulator, project="unity",
+                      defines=[f"UNITY_DIR={unity}"])
