@@ -67,6 +67,12 @@ def cross_gxx(target_name: str) -> str:
     return require_tool(f"{target.triple}-g++", package)
 
 
+def cross_gcc(target_name: str) -> str:
+    """The cross gcc of a target (the host's for x86_64)."""
+    target = resolve_target(target_name)
+    return require_tool(f"{target.triple}-gcc", target.packages[0] if target.packages else "gcc")
+
+
 def gtest_object(root: Path, target_name: str) -> Path:
     """gtest-all.o and gtest_main.o compiled for the target (the slow part, once)."""
     if not (GTEST_ROOT / "src" / "gtest-all.cc").is_file():
@@ -167,7 +173,7 @@ def ctest_tree(root: Path, target_name: str, *, emulator: Sequence[str] = (),
     and built for the target; returns the build dir."""
     cmake = require_tool("cmake", "cmake")
     target = resolve_target(target_name)
-    gcc = require_tool(f"{target.triple}-gcc", target.packages[0] if target.packages else "gcc")
+    gcc = cross_gcc(target_name)
     source_dir = SUITES / project
     sources = b"".join(p.read_bytes() for p in sorted(source_dir.rglob("*")) if p.is_file())
     tag = hashlib.sha256(";".join([*emulator, "\0", *defines]).encode() + b"\0"
@@ -281,8 +287,7 @@ def unity_binary(root: Path, target_name: str, source: Path | None = None,
     """A Unity runner for the target from `source` (default: the sample runner)."""
     source = source or SUITES / "unity" / "sample_test.c"
     unity = unity_sources(root)
-    target = resolve_target(target_name)
-    gcc = require_tool(f"{target.triple}-gcc", target.packages[0] if target.packages else "gcc")
+    gcc = cross_gcc(target_name)
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
 
     def make(partial: Path) -> None:
