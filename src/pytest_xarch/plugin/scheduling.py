@@ -42,6 +42,19 @@ def make_scheduler(config: pytest.Config, log: Any) -> Optional[Any]:
         def _split_scope(self, nodeid: str) -> str:
             return scope_of(nodeid, mode, root)
 
+        def remove_node(self, node: Any) -> Optional[str]:
+            # xdist's load-scope scheduler puts the test a crashed worker was running back
+            # in the queue with the rest of its unit, so it would run (and crash) again:
+            # it is done, as xdist's load scheduler has it (reported failed by xdist).
+            workload = self.assigned_work.get(node, {})
+            crashed = next((nodeid for unit in workload.values()
+                            for nodeid, done in unit.items() if not done), None)
+            for unit in workload.values():
+                if crashed in unit:
+                    unit[crashed] = True
+            super().remove_node(node)
+            return crashed
+
         def _assign_work_unit(self, node: Any) -> None:
             # xdist finds each id with list.index(): quadratic in a 10,000-case binary.
             scope, work_unit = self.workqueue.popitem(last=False)
