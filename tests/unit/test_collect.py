@@ -592,3 +592,27 @@ def test_a_non_selective_binary_is_launched_once_and_never_retried() -> None:
         "test_a": "passed", "test_c": "error", "test_d": "error"}
     message = outcomes["test_c"].result.message
     assert "killed by SIGSEGV" in message and "2 case(s) unreported (test_c, test_d)" in message
+
+
+def test_a_non_selective_listing_run_gives_the_first_results() -> None:
+    """A Unity runner lists by running every case: those results serve the first batch, so
+    a cold cache costs one launch, not two; the next batch launches again."""
+    from pytest_xarch.collect.unity import Unity
+
+    target = resolve_target("x86_64")
+    runner = BinaryRunner(Path("/bin/true"), Unity(), target, NativeRunner(target))
+    runs: list[list[str]] = []
+
+    def launch(args: Sequence[str], timeout: Optional[float], watch: object = None
+               ) -> RunResult:
+        runs.append(list(args))
+        return result(UNITY_RUN, returncode=1)
+
+    runner.launch = launch  # type: ignore[method-assign]
+    runner.cases = runner.list_cases()
+    first = runner.run_cases(runner.cases)
+    assert len(runs) == 1
+    assert first["test_rejects_garbage"].result.outcome == "failed"
+    assert first["test_parses_numbers"].run is first["test_parses_numbers#2"].run
+    runner.run_cases(["test_not_ready"])
+    assert len(runs) == 2

@@ -62,7 +62,8 @@ class Framework(abc.ABC):
 
     name: ClassVar[str]
     exit_skip: ClassVar[Optional[int]] = None  # a whole-binary exit status meaning "skipped"
-    # False: every launch runs every case (Unity), so a case without a result is not retried.
+    # False: every launch runs every case (Unity), so a case without a result is not retried,
+    # and the listing launch, a full run, gives the first results (no scratch folder used).
     selective: ClassVar[bool] = True
 
     def list_cases(self, launch: Launch) -> list[str]:

@@ -70,6 +70,8 @@ class BinaryRunner:
         self.launches = 0
         self.names: dict[str, str] = {}  # case id -> the framework's name, where they differ
         self.cases: list[str] = []  # every case id, in the listing's order
+        # A non-selective binary's listing launch ran every case: its results serve once.
+        self._listing_run: Optional[RunResult] = None
 
     def launch(self, args: Sequence[str], timeout: Optional[float],
                watch: Optional[CaseProgress] = None) -> RunResult:
@@ -90,8 +92,14 @@ class BinaryRunner:
         """The binary's cases, as its framework lists them (one launch, usually, limited
         like a launch of the whole binary: a Unity runner lists by running every case)."""
         limit = self.binary_timeout or self.case_timeout
-        return self.framework.list_cases(
-            lambda args, timeout: self.launch(args, timeout or limit))
+
+        def launch(args: Sequence[str], timeout: Optional[float]) -> RunResult:
+            result = self.launch(args, timeout or limit)
+            if not self.framework.selective and list(args) == self.framework.run_args([], Path()):
+                self._listing_run = result
+            return result
+
+        return self.framework.list_cases(launch)
 
     def limit(self, count: int) -> float:
         """Seconds one launch of `count` cases may take."""
@@ -141,7 +149,11 @@ class BinaryRunner:
         """A framework that runs every case in every launch: one launch. A case it left
         without a result cannot run again alone: the running one (when the output names
         it) is blamed, the others are errors."""
-        result, report = self._launch_batch(self.cases or wanted)
+        if self._listing_run is not None:  # the listing ran them all already
+            result, self._listing_run = self._listing_run, None
+            report = self.framework.parse_run(result, self.cases or wanted, Path())
+        else:
+            result, report = self._launch_batch(self.cases or wanted)
         outcomes = {name: CaseOutcome(report.results[name], result)
                     for name in wanted if name in report.results}
         unreported = [name for name in self.cases or wanted if name not in report.results]
