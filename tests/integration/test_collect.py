@@ -237,16 +237,19 @@ def test_go_outcomes_testdata_and_panic(
 ) -> None:
     built = builders.go_binary(suites_root, goarch)
     shutil.copytree(built.parent, pytester.path / "pkg")
+    # Finding subtests runs the tests at collection, TestHang too: a short case timeout.
     result = pytester.runpytest_subprocess(
-        f"--xarch={target}", "-k", "not Hang", "--xarch-report=report.json", "-v"
+        f"--xarch={target}", "-k", "not Hang", "--xarch-report=report.json", "-v",
+        "-o", "xarch_case_timeout=4", "-o", "xarch_emulation_factor=1",
     )
-    result.assert_outcomes(passed=3, failed=2, skipped=1, deselected=1)
+    result.assert_outcomes(passed=4, failed=2, skipped=1, deselected=1)
     found = records(pytester)
     outcome = {nodeid.split("::")[1]: record["outcome"] for nodeid, record in found.items()}
     assert outcome == {
         f"TestPass[{target}]": "passed", f"TestFail[{target}]": "failed",
         f"TestSkip[{target}]": "skipped", f"TestTestdata[{target}]": "passed",
-        f"TestSub[{target}]": "passed", f"TestCrash[{target}]": "failed",
+        f"TestSub[{target}]": "passed", f"TestSub/inner[{target}]": "passed",
+        f"TestCrash[{target}]": "failed",
     }
     result.stdout.fnmatch_lines(["*sample_test.go:16: got 41, want 42*",
                                  "*nil pointer dereference*"])

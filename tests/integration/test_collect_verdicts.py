@@ -171,3 +171,38 @@ def test_xdist_keeps_one_launch_per_binary_and_target(
     assert serial == {"g": 2, "c": 2, "d": 2}  # listing + one batch each
     assert parallel == serial
     assert parallel_outcomes == serial_outcomes
+
+
+def test_go_subtests_are_items_counted_as_go_reports_them(
+    pytester: pytest.Pytester, suites_root: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every test and subtest `-test.v` reports is an item (a parent whose subtest failed
+    fails too, as Go reports it); once the listing is cached, a chosen subtest runs alone."""
+    require_tool("go", "golang-go")
+    binary = builders.go_binary(suites_root, "arm64", "subtests")
+    raw = raw_summary(binary, "-test.v", "-test.count=1")
+    raw_counts = {word: len(re.findall(rf"^\s*--- {word}: ", raw, re.MULTILINE))
+                  for word in ("PASS", "FAIL", "SKIP")}
+    assert raw_counts == {"PASS": 6, "FAIL": 3, "SKIP": 1}
+    result, counts, report = pytest_counts(pytester, binary, "-n", "2")
+    assert counts == {"passed": raw_counts["PASS"], "failed": raw_counts["FAIL"],
+                      "skipped": raw_counts["SKIP"]}
+    ids = [record["nodeid"].split("::", 1)[1] for record in report["tests"]]
+    assert {"TestTable/one#01[aarch64]", "TestTable/two_words[aarch64]",
+            "TestTable/nested/deep[aarch64]", "TestParentFails/fine[aarch64]"} <= set(ids)
+    result.stdout.fnmatch_lines(["*subtests_test.go:11: two words: bad*"])
+    result.stdout.fnmatch_lines(["*subtests_test.go:23: the parent's own check*"])
+
+    log = pytester.path / "launches.log"
+    wrapped = pytester.path / "wrapped"
+    wrapped.mkdir()
+    (wrapped / "qemu-aarch64").write_text(WRAPPER.format(
+        log=log, real=require_tool("qemu-aarch64", "qemu-user")))
+    (wrapped / "qemu-aarch64").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapped}:{os.environ['PATH']}")
+    pytester.runpytest_subprocess("--xarch=aarch64", "--collect-only")  # lists, cached
+    log.unlink()
+    chosen = pytester.runpytest_subprocess("--xarch=aarch64", "-k", "two_words")
+    assert chosen.parseoutcomes() == {"failed": 1, "deselected": 9}
+    [launch] = [line for line in log.read_text().splitlines() if "subtests.test" in line]
+    assert launch.endswith("-test.run ^TestTable$/^(two_words)$")

@@ -182,9 +182,12 @@ GO_VERBOSE = """=== RUN   TestPass
 def test_go_verbose_output_like_test2json() -> None:
     report = parse_verbose(GO_VERBOSE)
     assert {n: r.outcome for n, r in report.results.items()} == {
-        "TestPass": "passed", "TestSub": "failed", "TestSkip": "skipped"}
+        "TestPass": "passed", "TestSub": "failed", "TestSub/inner": "failed",
+        "TestSkip": "skipped"}
+    assert list(report.results) == ["TestPass", "TestSub", "TestSub/inner", "TestSkip"]
     assert report.results["TestPass"].output == "    x_test.go:11: logged"
-    assert "x_test.go:30: inner failed" in report.results["TestSub"].message
+    assert "x_test.go:30: inner failed" in report.results["TestSub/inner"].message
+    assert "its subtest(s) failed: TestSub/inner" in report.results["TestSub"].message
     assert report.results["TestSkip"].message == "    x_test.go:21: not here"
     assert report.running == "TestHang"
 
@@ -341,9 +344,14 @@ def test_options_come_from_the_settings_with_workdirs_relative_to_the_file(
 
     (tmp_path / "xarch.toml").write_text(
         "[collect]\npatterns = [\"*_check\"]\nisolate = [\"flaky_*\"]\ncase_timeout = 3\n"
-        "[collect.workdir]\n\"go/*.test\" = \"src/go\"\n")
+        "go_subtests = false\n[collect.workdir]\n\"go/*.test\" = \"src/go\"\n")
     options = options_from(load_settings(tmp_path, environ={}))
     assert options.patterns == ("*_check",)
+    assert options.go_subtests is False
+    from pytest_xarch.collect.identify import framework_for
+
+    assert framework_for("go", "x.test", options).discovers is False
+    assert framework_for("go", "x.test", CollectOptions()).discovers is True
     assert options.isolated(Path("flaky_one")) and not options.isolated(Path("steady"))
     assert options.case_timeout == 3.0
     assert options.workdir(tmp_path / "go" / "x.test") == (tmp_path / "src" / "go").resolve()
@@ -616,3 +624,63 @@ def test_a_non_selective_listing_run_gives_the_first_results() -> None:
     assert first["test_parses_numbers"].run is first["test_parses_numbers#2"].run
     runner.run_cases(["test_not_ready"])
     assert len(runs) == 2
+
+
+def test_go_subtests_select_and_expand() -> None:
+    from pytest_xarch.collect.gotest import run_pattern
+
+    assert run_pattern(["TestA", "TestA/one", "TestB"]) == "^(TestA|TestB)$"
+    # Only some subtests of TestA, all of TestB: Go's alternation of /-paths.
+    assert run_pattern(["TestA/one", "TestA/one#01", "TestA/x/deep", "TestB"]) == \
+        "^(TestB)$|^TestA$/^(one|one\\#01|x)$"
+    assert GoTest().expand(["TestA", "TestB"], ["TestA/one", "TestA", "TestA/one/deep"]) == [
+        "TestA", "TestA/one", "TestA/one/deep", "TestB"]
+
+
+def test_go_stopped_subtest_fails_its_parents() -> None:
+    stopped = result("=== RUN   TestA\n=== RUN   TestA/one\n=== RUN   TestA/one/deep\n",
+                     returncode=-9, timed_out=True)
+    report = GoTest().parse_run(stopped, ["TestA"], Path())
+    assert report.running == "TestA/one/deep"
+    assert {name: found.outcome for name, found in report.results.items()} == {
+        "TestA": "failed", "TestA/one": "failed"}
+    assert "its subtest TestA/one/deep was running" in report.results["TestA"].message
+
+
+def test_go_progress_restarts_at_each_subtest_and_ends_with_the_top() -> None:
+    from pytest_xarch.collect.gotest import GoProgress
+
+    progress = GoProgress(5.0)
+    progress.feed(b"=== RUN   TestA\n=== RUN   TestA/one\n")
+    assert progress.running == "TestA/one"
+    progress.feed(b"=== CONT  TestA\n")
+    assert progress.running == "TestA"
+    progress.feed(b"--- PASS: TestA (0.00s)\n    --- PASS: TestA/one (0.00s)\n")
+    assert progress.running is None and progress.deadline() is None
+
+
+def test_go_listing_runs_the_tests_once_to_find_subtests() -> None:
+    target = resolve_target("x86_64")
+    runner = BinaryRunner(Path("/bin/true"), GoTest(), target, NativeRunner(target))
+    runs: list[list[str]] = []
+    verbose = ("=== RUN   TestA\n=== RUN   TestA/one\n--- PASS: TestA (0.00s)\n"
+               "    --- PASS: TestA/one (0.00s)\n=== RUN   TestB\n--- FAIL: TestB (0.00s)\nFAIL\n")
+
+    def launch(args: Sequence[str], timeout: Optional[float], watch: object = None
+               ) -> RunResult:
+        runs.append(list(args))
+        return result("TestA\nTestB\n" if "-test.list" in args else verbose,
+                      returncode=0 if "-test.list" in args else 1)
+
+    runner.launch = launch  # type: ignore[method-assign]
+    names = runner.list_cases()
+    assert names == ["TestA", "TestA/one", "TestB"]
+    assert runs[1][-1] == "^(TestA|TestB)$"
+    outcomes = runner.run_cases(names)  # served by the listing's run
+    assert len(runs) == 2
+    assert {name: found.result.outcome for name, found in outcomes.items()} == {
+        "TestA": "passed", "TestA/one": "passed", "TestB": "failed"}
+    without = BinaryRunner(Path("/bin/true"), GoTest(subtests=False), target,
+                           NativeRunner(target))
+    without.launch = launch  # type: ignore[method-assign]
+    assert without.list_cases() == ["TestA", "TestB"]

@@ -65,6 +65,8 @@ class Framework(abc.ABC):
     # False: every launch runs every case (Unity), so a case without a result is not retried,
     # and the listing launch, a full run, gives the first results (no scratch folder used).
     selective: ClassVar[bool] = True
+    # True: the listed cases are run to find more (Go's subtests; see `expand`).
+    discovers: bool = False
 
     def list_cases(self, launch: Launch) -> list[str]:
         """The case names of the binary, in the framework's order (one launch, usually)."""
@@ -83,6 +85,10 @@ class Framework(abc.ABC):
     def settled(self, case: str) -> Optional[CaseResult]:
         """The result of `case` known without running it (GoogleTest's disabled tests)."""
         return None
+
+    def expand(self, listed: Sequence[str], ran: Sequence[str]) -> list[str]:
+        """The cases, given the listed ones and every case their run reported."""
+        return list(listed)
 
     @abc.abstractmethod
     def list_args(self) -> list[str]:

@@ -70,8 +70,8 @@ class BinaryRunner:
         self.launches = 0
         self.names: dict[str, str] = {}  # case id -> the framework's name, where they differ
         self.cases: list[str] = []  # every case id, in the listing's order
-        # A non-selective binary's listing launch ran every case: its results serve once.
-        self._listing_run: Optional[RunResult] = None
+        # Results the listing obtained by running cases (Unity, Go subtests): each serves once.
+        self.known: dict[str, CaseOutcome] = {}
 
     def launch(self, args: Sequence[str], timeout: Optional[float],
                watch: Optional[CaseProgress] = None) -> RunResult:
@@ -89,31 +89,44 @@ class BinaryRunner:
         return result
 
     def list_cases(self) -> list[str]:
-        """The binary's cases, as its framework lists them (one launch, usually, limited
-        like a launch of the whole binary: a Unity runner lists by running every case)."""
+        """The binary's cases, as its framework lists them: one launch, usually, limited like
+        a launch of the whole binary. A Unity runner lists by running every case, and a
+        framework that `discovers` (Go's subtests) runs its listed cases to find the rest;
+        the results they give are kept in `known` for the first run."""
         limit = self.binary_timeout or self.case_timeout
+        runs: list[RunResult] = []
 
         def launch(args: Sequence[str], timeout: Optional[float]) -> RunResult:
-            result = self.launch(args, timeout or limit)
-            if not self.framework.selective and list(args) == self.framework.run_args([], Path()):
-                self._listing_run = result
-            return result
+            runs.append(self.launch(args, timeout or limit))
+            return runs[-1]
 
-        return self.framework.list_cases(launch)
+        names = self.framework.list_cases(launch)
+        if not self.framework.selective and runs:
+            report = self.framework.parse_run(runs[-1], names, Path())
+            self.known = {name: CaseOutcome(found, runs[-1])
+                          for name, found in report.results.items()}
+        elif self.framework.discovers and names:
+            self.known = self.run_cases(names, keep_all=True)
+            names = self.framework.expand(names, list(self.known))
+        return names
 
     def limit(self, count: int) -> float:
         """Seconds one launch of `count` cases may take."""
         total = self.case_timeout * max(count, 1)
         return min(total, self.binary_timeout) if self.binary_timeout else total
 
-    def run_cases(self, cases: Sequence[str], *, isolate: bool = False) -> dict[str, CaseOutcome]:
-        """Every case's outcome: one launch for all (or one per case with `isolate`)."""
+    def run_cases(self, cases: Sequence[str], *, isolate: bool = False,
+                  keep_all: bool = False) -> dict[str, CaseOutcome]:
+        """Every case's outcome: one launch for all (or one per case with `isolate`);
+        `keep_all`: with the results of cases the launches ran but were not asked for."""
         outcomes: dict[str, CaseOutcome] = {}
         to_run = []
         for case in dict.fromkeys(cases):
-            known = self.framework.settled(self.names.get(case, case))
-            if known is not None:
-                outcomes[case] = CaseOutcome(known, None)
+            settled = self.framework.settled(self.names.get(case, case))
+            if settled is not None:
+                outcomes[case] = CaseOutcome(settled, None)
+            elif case in self.known:
+                outcomes[case] = self.known.pop(case)
             else:
                 to_run.append(case)
         if to_run and not self.framework.selective:
@@ -125,7 +138,7 @@ class BinaryRunner:
             result, report = self._launch_batch(batch)
             wanted = set(batch)
             for name, case_result in report.results.items():
-                if name in wanted and name not in outcomes:
+                if (keep_all or name in wanted) and name not in outcomes:
                     outcomes[name] = CaseOutcome(case_result, result)
             missing = [name for name in batch if name not in outcomes]
             if not missing:
@@ -134,9 +147,9 @@ class BinaryRunner:
             if running is None and len(batch) == 1:
                 running = batch[0]  # a launch of its own that did not report it
             if running is None:
-                settled = len(missing) < len(batch)
+                progressed = len(missing) < len(batch)
                 # Progress made: the rest again in one launch; none: one launch each.
-                queue[0:0] = [missing] if settled else [[name] for name in missing]
+                queue[0:0] = [missing] if progressed else [[name] for name in missing]
                 continue
             output = report.running_output
             outcomes[running] = CaseOutcome(stopped_result(result, running, output), result, True)
@@ -149,11 +162,7 @@ class BinaryRunner:
         """A framework that runs every case in every launch: one launch. A case it left
         without a result cannot run again alone: the running one (when the output names
         it) is blamed, the others are errors."""
-        if self._listing_run is not None:  # the listing ran them all already
-            result, self._listing_run = self._listing_run, None
-            report = self.framework.parse_run(result, self.cases or wanted, Path())
-        else:
-            result, report = self._launch_batch(self.cases or wanted)
+        result, report = self._launch_batch(self.cases or wanted)
         outcomes = {name: CaseOutcome(report.results[name], result)
                     for name in wanted if name in report.results}
         unreported = [name for name in self.cases or wanted if name not in report.results]

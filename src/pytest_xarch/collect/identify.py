@@ -121,7 +121,8 @@ def framework_for(kind: str, case_name: str, options: Optional[CollectOptions] =
 
     frameworks: dict[str, Framework] = {
         "gtest": GoogleTest(run_disabled=bool(options and options.run_disabled)),
-        "catch2": Catch2(), "doctest": Doctest(), "rust": RustTest(), "go": GoTest(),
+        "catch2": Catch2(), "doctest": Doctest(), "rust": RustTest(),
+        "go": GoTest(subtests=options.go_subtests if options else True),
         "unity": Unity(),
     }
     return frameworks.get(kind) or Plain(case_name)

@@ -8,6 +8,7 @@ case_timeout = 30                      # seconds per case, before the emulation 
 binary_timeout = 600                   # seconds per launch of a whole batch, likewise
 ctest = true                           # CMake build trees are collected through ctest
 run_disabled = false                   # GoogleTest's DISABLED_ tests run too (else: skipped)
+go_subtests = true                     # Go subtests are items (found by running the tests once)
 [tool.pytest_xarch.collect.workdir]    # working directory per binary glob (default: its own)
 "build/go/*.test" = "src/go"           # relative to the configuration file's directory
 ```
@@ -35,6 +36,7 @@ class CollectOptions:
     binary_timeout: Optional[float] = None  # None: case_timeout x cases in the launch
     ctest: bool = True
     run_disabled: bool = False
+    go_subtests: bool = True
     workdirs: list[tuple[str, Path]] = field(default_factory=list)
 
     def isolated(self, binary: Path) -> bool:
@@ -61,5 +63,6 @@ def options_from(settings: Settings) -> CollectOptions:
         binary_timeout=settings.binary_timeout,
         ctest=settings.ctest,
         run_disabled=settings.run_disabled,
+        go_subtests=settings.go_subtests,
         workdirs=list(settings.workdirs),
     )

@@ -88,6 +88,7 @@ class Settings:
     patterns: tuple[str, ...] = KEYS_BY_NAME[("collect", "patterns")].default
     isolate: Any = False  # bool, or globs of binaries
     run_disabled: bool = False
+    go_subtests: bool = True
     case_timeout: Optional[float] = None
     binary_timeout: Optional[float] = None
     ctest: bool = True

@@ -250,6 +250,10 @@ KEYS: tuple[Key, ...] = (
     Key("run_disabled", boolean, False,
         "run GoogleTest's DISABLED_ tests too (by default they are skipped, as GoogleTest does)",
         env="XARCH_RUN_DISABLED", ini="xarch_run_disabled", ini_type="bool", section="collect"),
+    Key("go_subtests", boolean, True,
+        "make Go subtests (t.Run) items of their own; finding them runs the tests once at "
+        "collection (their results serve the run)",
+        ini="xarch_go_subtests", ini_type="bool", section="collect"),
     Key("workdir", workdirs, {}, "working directory per binary glob", section="collect"),
 )
 KEYS_BY_NAME: Mapping[tuple[str, str], Key] = {(key.section, key.name): key for key in KEYS}

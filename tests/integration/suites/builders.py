@@ -135,10 +135,9 @@ def doctest_binary(root: Path, target_name: str, source: Path | None = None,
                          source or SUITES / "doctest" / "sample_test.cpp", name)
 
 
-def go_binary(root: Path, goarch: str) -> Path:
-    """`go test -c` of the Go sample package for GOARCH (offline: stdlib only).
-
-    The binary is placed in a copy of the package folder, beside its testdata/.
+def go_binary(root: Path, goarch: str, package: str = "sample") -> Path:
+    """`go test -c` of a Go sample package (a folder of suites/go) for GOARCH (offline:
+    stdlib only). The binary is placed in a copy of the package folder, beside its testdata/.
     """
     go = require_tool("go", "golang-go")
 
@@ -148,10 +147,12 @@ def go_binary(root: Path, goarch: str) -> Path:
             env = {**os.environ, "GOARCH": goarch, "GOOS": "linux", "GOARM": "7",
                    "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOPROXY": "off",
                    "GOCACHE": f"{home}/cache", "GOPATH": f"{home}/path", "HOME": home}
-            _tool([go, "test", "-c", "-o", str(partial / "sample" / "sample.test"), "./sample"],
-                  cwd=str(partial), env=env)
+            _tool([go, "test", "-c", "-o", str(partial / package / f"{package}.test"),
+                   f"./{package}"], cwd=str(partial), env=env)
 
-    return cached(root, f"go-{goarch}", make) / "sample" / "sample.test"
+    sources = b"".join(p.read_bytes() for p in sorted((SUITES / "go").rglob("*")) if p.is_file())
+    tag = hashlib.sha256(sources).hexdigest()[:8]
+    return cached(root, f"go-{package}-{goarch}-{tag}", make) / package / f"{package}.test"
 
 
 def rust_binary(root: Path) -> Path:
