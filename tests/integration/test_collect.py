@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pytest_xarch.process import run_tool
 
 from ..support.tools import require_tool
 from .suites import builders
@@ -296,6 +299,31 @@ def test_ctest_tree(pytester: pytest.Pytester, suites_root: Path,
     assert set(target_runs.values()) == {"emulated"}
     result.stdout.fnmatch_lines(["x86_64 (host) *host commands*1*"])
     result.stdout.fnmatch_lines(["*crashes: killed by SIGSEGV*", "*hangs: timed out after 2s*"])
+    if emulator:  # ctest itself can run this tree: its counts are pytest's
+        raw = run_tool(["ctest"], cwd=str(build), timeout=300,
+                       env={**os.environ, "XARCH_RUNNER": " ".join(emulator)}).stdout
+        assert result.parseoutcomes() == ctest_counts(raw) == {
+            "passed": 8, "failed": 3, "skipped": 1}
+
+
+def ctest_counts(output: str) -> dict[str, int]:
+    """ctest's own summary as pytest counts: its "did not run" tests are the skipped ones
+    (ctest counts them in "tests passed")."""
+    total = re.search(r"tests failed out of (\d+)", output)
+    assert total, output
+    sections = dict.fromkeys(("did not run", "FAILED"), 0)
+    section = None
+    for line in output.splitlines():
+        heading = re.match(r"The following tests (did not run|FAILED):", line)
+        if heading:
+            section = heading.group(1)
+        elif section and re.match(r"^\s+\d+ - ", line):
+            sections[section] += 1
+        else:
+            section = None
+    failed, not_run = sections["FAILED"], sections["did not run"]
+    return {"passed": int(total.group(1)) - failed - not_run, "failed": failed,
+            "skipped": not_run}
 
 
 def test_a_subdirectory_of_a_ctest_tree_collects_its_own_tests(
