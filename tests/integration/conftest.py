@@ -1,11 +1,16 @@
 """Every test under tests/integration is an integration test: `-m "not integration"` skips
-them all (they need QEMU, cross compilers, sshd, root for binfmt_misc)."""
+them all (they need QEMU, cross compilers, sshd, root for binfmt_misc). Also the fixtures
+the collector tests share: where the sample suites are built, and counted QEMU launches."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+from ..support.launches import WRAPPER, Launches
+from ..support.tools import require_tool
 
 _HERE = Path(__file__).parent
 
@@ -14,3 +19,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _HERE in Path(item.path).parents:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="module")
+def suites_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the sample suites are built, shared by the session's workers."""
+    require_tool("qemu-aarch64", "qemu-user")
+    return tmp_path_factory.getbasetemp().parent / "xarch-suites"
+
+
+@pytest.fixture
+def launches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Launches:
+    """Put logging wrappers of qemu-aarch64 and qemu-arm first on PATH."""
+    folder = tmp_path / "wrapped-qemu"
+    folder.mkdir()
+    log = tmp_path / "launches.log"
+    for name in ("qemu-aarch64", "qemu-arm"):
+        real = require_tool(name, "qemu-user")
+        wrapper = folder / name
+        wrapper.write_text(WRAPPER.format(log=log, real=real))
+        wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    return Launches(log)

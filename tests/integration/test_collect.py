@@ -14,54 +14,10 @@ import pytest
 
 from pytest_xarch.process import run_tool
 
-from ..support.tools import require_tool
+from ..support.launches import Launches
 from .suites import builders
 
 pytestmark = pytest.mark.integration
-
-WRAPPER = """#!/bin/sh
-# Counts emulator launches (not version or CPU-list probes), then runs the real QEMU.
-case "$1 $2" in --version*|"-cpu help") ;; *) echo "$@" >> {log} ;; esac
-exec {real} "$@"
-"""
-
-
-@pytest.fixture(scope="module")
-def suites_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the sample suites are built, shared by the session's workers."""
-    require_tool("qemu-aarch64", "qemu-user")
-    return tmp_path_factory.getbasetemp().parent / "xarch-suites"
-
-
-class Launches:
-    """Emulator launches made through the wrapped qemu-aarch64/qemu-arm of one test."""
-
-    def __init__(self, log: Path) -> None:
-        self.log = log
-
-    def of(self, binary: str) -> int:
-        """How many launches ran a program whose path ends with `binary`."""
-        if not self.log.exists():
-            return 0
-        return sum(
-            1 for line in self.log.read_text().splitlines()
-            if any(word.endswith(binary) for word in line.split())
-        )
-
-
-@pytest.fixture
-def launches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Launches:
-    """Put logging wrappers of qemu-aarch64 and qemu-arm first on PATH."""
-    folder = tmp_path / "wrapped-qemu"
-    folder.mkdir()
-    log = tmp_path / "launches.log"
-    for name in ("qemu-aarch64", "qemu-arm"):
-        real = require_tool(name, "qemu-user")
-        wrapper = folder / name
-        wrapper.write_text(WRAPPER.format(log=log, real=real))
-        wrapper.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
-    return Launches(log)
 
 
 def place(pytester: pytest.Pytester, binary: Path, relative: str) -> Path:

@@ -6,7 +6,6 @@ as Unity counts them when run raw under QEMU: directly, and as CTest tests.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -14,17 +13,10 @@ import pytest
 
 from pytest_xarch import run
 
-from ..support.tools import require_tool
+from ..support.launches import Launches
 from .suites import builders
-from .test_collect import WRAPPER
 
 UNITY = builders.SUITES / "unity"
-
-
-@pytest.fixture(scope="module")
-def suites_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_tool("qemu-aarch64", "qemu-user")
-    return tmp_path_factory.getbasetemp().parent / "xarch-suites"
 
 
 def unity_summary(binary: Path) -> tuple[int, int, int]:
@@ -37,8 +29,7 @@ def unity_summary(binary: Path) -> tuple[int, int, int]:
 
 
 def test_unity_cases_count_as_unity_counts_them(
-    pytester: pytest.Pytester, suites_root: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    pytester: pytest.Pytester, suites_root: Path, launches: Launches,
 ) -> None:
     binary = builders.unity_binary(suites_root, "aarch64")
     tests, failures, ignored = unity_summary(binary)
@@ -46,17 +37,12 @@ def test_unity_cases_count_as_unity_counts_them(
     copy = pytester.path / "sample_test"
     copy.write_bytes(binary.read_bytes())
     copy.chmod(0o755)
-    log = tmp_path / "launches.log"
-    (tmp_path / "qemu-aarch64").write_text(WRAPPER.format(
-        log=log, real=require_tool("qemu-aarch64", "qemu-user")))
-    (tmp_path / "qemu-aarch64").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     result = pytester.runpytest_subprocess("--xarch=aarch64", "--xarch-report=report.json",
                                            "-p", "no:cacheprovider", "-rA")
     assert result.parseoutcomes() == {"passed": tests - failures - ignored,
                                       "failed": failures, "skipped": ignored}
     # No cache: the listing run (a whole run) gave the results too.
-    assert sum("/sample_test" in line for line in log.read_text().splitlines()) == 1
+    assert launches.of(str(copy)) == 1
     report = json.loads((pytester.path / "report.json").read_text())
     outcomes = {record["nodeid"].split("::", 1)[1]: record["outcome"]
                 for record in report["tests"]}

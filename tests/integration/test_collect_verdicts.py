@@ -10,7 +10,6 @@ is failed, warnings never fail, two doctest cases of one name are two items.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -20,17 +19,11 @@ import pytest
 
 from pytest_xarch import run
 
+from ..support.launches import Launches
 from ..support.tools import require_tool
 from .suites import builders
-from .test_collect import WRAPPER
 
 VERDICTS = builders.SUITES / "verdicts"
-
-
-@pytest.fixture(scope="module")
-def suites_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_tool("qemu-aarch64", "qemu-user")
-    return tmp_path_factory.getbasetemp().parent / "xarch-suites"
 
 
 def raw_summary(binary: Path, *args: str) -> str:
@@ -136,18 +129,10 @@ def test_doctest_expected_failures_duplicates_and_skips(pytester: pytest.Pyteste
 
 
 def test_xdist_keeps_one_launch_per_binary_and_target(
-    pytester: pytest.Pytester, suites_root: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    pytester: pytest.Pytester, suites_root: Path, launches: Launches,
 ) -> None:
     """Under -n 2 each binary is listed once (the listing cache is shared) and run in one
     batch, as in a serial run: its cases are not split over the workers."""
-    log = tmp_path / "launches.log"
-    wrapped = tmp_path / "wrapped"
-    wrapped.mkdir()
-    (wrapped / "qemu-aarch64").write_text(WRAPPER.format(
-        log=log, real=require_tool("qemu-aarch64", "qemu-user")))
-    (wrapped / "qemu-aarch64").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{wrapped}:{os.environ['PATH']}")
     sources = {"g": (builders.gtest_binary, "gtest_verdicts.cc"),
                "c": (builders.catch2_binary, "catch2_verdicts.cpp"),
                "d": (builders.doctest_binary, "doctest_verdicts.cpp")}
@@ -158,23 +143,22 @@ def test_xdist_keeps_one_launch_per_binary_and_target(
         copy.write_bytes(binary.read_bytes())
         copy.chmod(0o755)
 
-    def launches(*args: str) -> tuple[dict[str, int], dict[str, int]]:
-        log.unlink(missing_ok=True)
+    def launched(*args: str) -> tuple[dict[str, int], dict[str, int]]:
+        launches.clear()
         shutil.rmtree(pytester.path / ".pytest_cache", ignore_errors=True)
         result = pytester.runpytest_subprocess("--xarch=aarch64", *args)
-        lines = log.read_text().splitlines()
-        return ({folder: sum(f"/{folder}/verdicts_test" in line for line in lines)
-                 for folder in sources}, result.parseoutcomes())
+        return ({folder: launches.of(f"/{folder}/verdicts_test") for folder in sources},
+                result.parseoutcomes())
 
-    serial, serial_outcomes = launches()
-    parallel, parallel_outcomes = launches("-n", "2")
+    serial, serial_outcomes = launched()
+    parallel, parallel_outcomes = launched("-n", "2")
     assert serial == {"g": 2, "c": 2, "d": 2}  # listing + one batch each
     assert parallel == serial
     assert parallel_outcomes == serial_outcomes
 
 
 def test_go_subtests_are_items_counted_as_go_reports_them(
-    pytester: pytest.Pytester, suites_root: Path, monkeypatch: pytest.MonkeyPatch,
+    pytester: pytest.Pytester, suites_root: Path, launches: Launches,
 ) -> None:
     """Every test and subtest `-test.v` reports is an item (a parent whose subtest failed
     fails too, as Go reports it); once the listing is cached, a chosen subtest runs alone."""
@@ -193,16 +177,9 @@ def test_go_subtests_are_items_counted_as_go_reports_them(
     result.stdout.fnmatch_lines(["*subtests_test.go:11: two words: bad*"])
     result.stdout.fnmatch_lines(["*subtests_test.go:23: the parent's own check*"])
 
-    log = pytester.path / "launches.log"
-    wrapped = pytester.path / "wrapped"
-    wrapped.mkdir()
-    (wrapped / "qemu-aarch64").write_text(WRAPPER.format(
-        log=log, real=require_tool("qemu-aarch64", "qemu-user")))
-    (wrapped / "qemu-aarch64").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{wrapped}:{os.environ['PATH']}")
     pytester.runpytest_subprocess("--xarch=aarch64", "--collect-only")  # lists, cached
-    log.unlink()
+    launches.clear()
     chosen = pytester.runpytest_subprocess("--xarch=aarch64", "-k", "two_words")
     assert chosen.parseoutcomes() == {"failed": 1, "deselected": 9}
-    [launch] = [line for line in log.read_text().splitlines() if "subtests.test" in line]
+    [launch] = [line for line in launches.lines() if "subtests.test" in line]
     assert launch.endswith("-test.run ^TestTable$/^(two_words)$")
