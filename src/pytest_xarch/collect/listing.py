@@ -17,7 +17,10 @@ from filelock import FileLock
 from ..diskcache import store_text
 
 _VERSION = "1"
-_LOCK_TIMEOUT = 900.0  # seconds to wait for another process listing the same binary
+# Another process listing the same binary is waited for as long as it takes: its launches
+# are bounded by their own timeouts (a Unity or Go listing runs the tests), and a holder
+# that dies releases the lock with its file descriptor.
+_LOCK_TIMEOUT = -1
 
 
 def listing_key(digest: str, target: str, framework: str, runner: str) -> str:
