@@ -315,3 +315,17 @@ def test_a_directory_of_binaries_for_other_targets_says_so(
     result = pytester.runpytest_subprocess("--xarch=riscv64", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines([
         f"  {binary}: built for AArch64 64-bit, none of the selected targets (riscv64)"])
+
+
+def test_last_failed_reruns_exactly_the_failed_cases(
+    pytester: pytest.Pytester, gtest_binaries: dict[str, Path]
+) -> None:
+    """`--lf` finds the cases pytest stored (pytest 9.2 reads a stored id's [target] as its
+    params: the items' ids must be built the same way)."""
+    place(pytester, gtest_binaries["aarch64"], "sample_test")
+    first = pytester.runpytest_subprocess("--xarch=aarch64", "-k", "Math")
+    assert first.parseoutcomes()["failed"] == 1
+    again = pytester.runpytest_subprocess("--xarch=aarch64", "--lf", "-k", "Math", "-v")
+    again.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure*"])
+    assert again.parseoutcomes() == {"failed": 1}  # the others are not collected
+    again.stdout.fnmatch_lines(["*sample_test::Math.Fails?aarch64? FAILED*"])
