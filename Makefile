@@ -1,6 +1,7 @@
 # The two commands of the README. Each does all set-up on a fresh Debian/Ubuntu machine:
 #   make demo   provision QEMU + cross toolchains, create .venv, install, run the demo suite
-#   make test   the same set-up, then ruff, mypy and the test suite (pytest -n 2)
+#   make test   the same set-up, then ruff, mypy, the test suite (pytest -n 2, newest pytest)
+#               and its representative tests under the oldest supported pytest (nox)
 # Set-up is idempotent: provisioning checks installed packages (well under a second when
 # nothing is missing); the virtualenv is rebuilt only when pyproject.toml changes.
 
@@ -13,11 +14,12 @@ PYTEST_ARGS ?=
 # e.g. PROVISION_ARGS="--multiarch arm64" (what CI does: it changes dpkg's configuration)
 PROVISION_ARGS ?=
 
-.PHONY: demo test setup provision lint typecheck unit clean-venv bench help
+.PHONY: demo test compat setup provision lint typecheck unit clean-venv bench help
 
 help:
 	@echo "make demo    set up everything, then run the demo suite for $(DEMO_TARGETS)"
-	@echo "make test    set up everything, then ruff, mypy and the whole test suite"
+	@echo "make test    set up everything, then ruff, mypy and the whole test suite (newest"
+	@echo "             pytest), then the representative tests under the oldest (make compat)"
 	@echo "make bench   the run-overhead benchmark (see docs/performance.md)"
 
 demo: setup
@@ -25,6 +27,11 @@ demo: setup
 
 test: setup lint typecheck
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/nox --non-interactive -s compat
+
+# The plugin's representative tests under the oldest supported pytest (noxfile.py).
+compat: setup
+	$(BIN)/nox --non-interactive -s compat
 
 setup: $(STAMPS)/venv
 
@@ -41,7 +48,7 @@ $(STAMPS)/venv: pyproject.toml | provision
 	mkdir -p $(STAMPS) && touch $@
 
 lint: $(STAMPS)/venv
-	$(BIN)/ruff check src tests benchmarks qemu
+	$(BIN)/ruff check src tests benchmarks qemu noxfile.py
 
 typecheck: $(STAMPS)/venv
 	$(BIN)/mypy

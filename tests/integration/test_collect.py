@@ -327,5 +327,7 @@ def test_last_failed_reruns_exactly_the_failed_cases(
     assert first.parseoutcomes()["failed"] == 1
     again = pytester.runpytest_subprocess("--xarch=aarch64", "--lf", "-k", "Math", "-v")
     again.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure*"])
-    assert again.parseoutcomes() == {"failed": 1}  # the others are not collected
+    outcomes = again.parseoutcomes()
+    outcomes.pop("deselected", None)  # pytest 7.0 deselects the others, later ones skip them
+    assert outcomes == {"failed": 1}
     again.stdout.fnmatch_lines(["*sample_test::Math.Fails?aarch64? FAILED*"])

@@ -99,7 +99,9 @@ def test_catch2_expected_failures_and_warnings(pytester: pytest.Pytester,
     assert counts == {"passed": passed, "failed": failed, "xfailed": expected}
     assert sum(counts.values()) == total == 8  # the hidden [.] case is not collected
     result.stdout.fnmatch_lines(["*passed, but [[]!shouldfail[]] expects it to fail*"])
-    result.stdout.fnmatch_lines(["XFAIL *may fail and fails* - [[]!mayfail[]]:*"])
+    if pytest.version_tuple >= (7, 4):  # earlier pytest shows no xfail reason in the summary
+        # pytest 7.4 writes "- reason: [!mayfail]", pytest 8 and later "- [!mayfail]".
+        result.stdout.fnmatch_lines(["XFAIL *may fail and fails* - *[[]!mayfail[]]:*"])
 
 
 def test_doctest_expected_failures_duplicates_and_skips(pytester: pytest.Pytester,
