@@ -325,6 +325,8 @@ def test_last_failed_reruns_exactly_the_failed_cases(
     place(pytester, gtest_binaries["aarch64"], "sample_test")
     first = pytester.runpytest_subprocess("--xarch=aarch64", "-k", "Math")
     assert first.parseoutcomes()["failed"] == 1
+    # The short summary's word is text under every pytest (7.x printed a (word, markup) pair).
+    first.stdout.fnmatch_lines(["FAILED [[]emulated[]] sample_test::Math.Fails[[]aarch64[]]*"])
     again = pytester.runpytest_subprocess("--xarch=aarch64", "--lf", "-k", "Math", "-v")
     again.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure*"])
     outcomes = again.parseoutcomes()
