@@ -109,6 +109,11 @@ class SessionState:
     settings: Settings
     targets: list[Target]
     report_path: Optional[str] = None
+    # Asked for: any setting given (--xarch, XARCH_TARGETS, an xarch_* ini option, ...), a
+    # pytest-xarch config file, a runner override or a report. Otherwise the plugin is
+    # dormant: no header, no collection of test executables, xdist's own scheduling;
+    # fixtures and markers work (for the host's target).
+    active: bool = True
     records: dict[str, TestRecord] = field(default_factory=dict)
     deselected: list[Deselection] = field(default_factory=list)
     usage_errors: list[str] = field(default_factory=list)

@@ -28,8 +28,10 @@ def _build_state(config: pytest.Config) -> SessionState:
     report = config.getoption("xarch_report")
     if report is not None:
         options.check_report_path(Path(report))
+    # Any setting given (command line, environment, ini, file), a runner override, a report.
+    active = bool(settings.where or settings.source or overrides or report)
     return SessionState(settings=settings, targets=select_targets(settings, overrides),
-                        report_path=report)
+                        report_path=report, active=active)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,23 +62,34 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Optional[pytest.Collector]:
-    """Cross-built test executables (GoogleTest, Catch2, Go, Rust, CTest, plain)."""
+    """Cross-built test executables (GoogleTest, Catch2, Go, Rust, CTest, Unity, plain),
+    when the plugin is active (a project that asks for nothing keeps its collection)."""
+    state = state_of(parent.config)
+    if not state.active:
+        return None
     from ..collect import collect_file
 
-    return collect_file(file_path, parent, state_of(parent.config))
+    return collect_file(file_path, parent, state)
 
 
 def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]
                                    ) -> list[str]:
-    """When nothing was collected, the executables and build trees passed over, and why."""
+    """When nothing was collected, the executables and build trees passed over, and why;
+    when dormant, the header after all if collected tests use xarch's fixtures or markers."""
     from ..collect import passed_over_lines
 
-    return passed_over_lines(state_of(config)) if not items else []
+    state = state_of(config)
+    if not state.active:
+        uses = any(markers.item_target(item) is not None for item in items)
+        return header_line(state).splitlines() if uses else []
+    return passed_over_lines(state) if not items else []
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Optional[Any]:
     """xdist: keep each test binary's cases on one worker (see `scheduling`)."""
+    if not state_of(config).active:
+        return None  # no binaries collected: xdist's own scheduling
     from .scheduling import make_scheduler
 
     return make_scheduler(config, log)
@@ -124,5 +137,6 @@ def pytest_report_teststatus(
     return status_word(report, str(props.get(PROP_FIDELITY, "static")))
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return header_line(state_of(config))
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = state_of(config)
+    return header_line(state).splitlines() if state.active else []
