@@ -30,9 +30,12 @@ COMMANDS = {
 
 def _parser(chosen: Optional[str]) -> argparse.ArgumentParser:
     """The parser; only the chosen command's module is imported (start-up cost)."""
+    from .version import __version__
+
     parser = argparse.ArgumentParser(
         prog="xarch", description="Run and check cross-compiled programs for other targets."
     )
+    parser.add_argument("--version", action="version", version=f"xarch {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name, help_text in COMMANDS.items():
