@@ -10,6 +10,7 @@ from typing import Any, Optional
 import pytest
 
 from .files import write_atomic
+from .runners import RunResult
 from .state import SessionState
 from .targets import Target
 
@@ -156,6 +157,30 @@ def write_json_report(state: SessionState, path: str) -> None:
 # (category, letter, verbose word): a plain word, which pytest colours by outcome; a
 # (word, markup) pair is printed raw in pytest 7's short summary.
 StatusWord = tuple[str, str, str]
+
+
+def runs_section(runs: list[RunResult], *, with_output: bool = True, tail: int = 2000) -> str:
+    """The "xarch runs" section of a failed test: each run's outcome, where it ran, the line
+    that runs it again by hand; with `with_output`, stderr's tail, what was cut and QEMU's
+    unimplemented-syscall log."""
+    blocks = []
+    for number, run in enumerate(runs, 1):
+        lines = [f"run {number}: {' '.join(run.args)} [{run.target}, {run.runner_description}]"
+                 f": {run.outcome()}"]
+        if run.reproduce:
+            lines.append(f"  by hand: {run.reproduce}")
+        if with_output:
+            if run.truncation:
+                lines.append(f"  [{run.truncation}]")
+            if run.stderr.strip():
+                text = run.stderr.rstrip()
+                cut = f" (last {tail} characters)" if len(text) > tail else ""
+                lines.append(f"  --- stderr{cut} ---\n{text[-tail:]}")
+            if run.unimplemented:
+                lines.append("  --- QEMU: unimplemented in emulation ---\n"
+                             f"{run.unimplemented.rstrip()}")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
 
 
 def status_word(report: pytest.TestReport, fidelity: str) -> Optional[StatusWord]:

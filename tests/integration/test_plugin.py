@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -350,3 +351,34 @@ def test_collection_errors_stay_ordinary_errors(pytester: pytest.Pytester) -> No
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*ModuleNotFoundError: No module named 'no_such_module'*"])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_failed_test_says_how_to_run_its_runs_again_by_hand(
+    suite: pytest.Pytester,
+) -> None:
+    """The report's "xarch runs" section: each run's outcome and a shell line that does the
+    same again; run here, that line exits as the run did."""
+    suite.makepyfile(test_fails="""
+        import sys
+
+        def test_wrong_status(xarch_run, hello):
+            first = xarch_run(hello)
+            second = xarch_run(hello, 3, env={"SAMPLE": "x y"})
+            print("stderr of the test itself", file=sys.stderr)
+            assert second.returncode == 0
+    """)
+    result = suite.runpytest("--xarch=aarch64", "-p", "no:cacheprovider", "test_fails.py")
+    assert result.parseoutcomes() == {"failed": 1}
+    result.stdout.fnmatch_lines([
+        "*- xarch runs -*",
+        "run 1: */hello ?aarch64, qemu-aarch64*?: exit 0",
+        "  by hand: *qemu-aarch64 -L * -cpu cortex-a53 */hello",
+        "run 2: */hello 3 ?aarch64, qemu-aarch64*?: exit 3",
+    ])
+    line = next(text for text in result.outlines if text.startswith("  by hand: ")
+                and text.endswith("/hello 3"))
+    assert "'SAMPLE=x y'" in line and "-D " not in line  # no scratch file of the run
+    again = subprocess.run(["sh", "-c", line.removeprefix("  by hand: ")],
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert again.returncode == 3
+    assert again.stdout == "hello from aarch64\n"

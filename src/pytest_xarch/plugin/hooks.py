@@ -10,12 +10,12 @@ import pytest
 
 from .. import containment
 from ..errors import XarchError
-from ..report import header_line, status_word
+from ..report import header_line, runs_section, status_word
 from ..state import PROP_FIDELITY, PROP_TARGET, SessionState, parse_runner_overrides, select_targets
 from . import markers, options
 from .fixtures import build_cache_dir
 from .keys import STATE, is_worker, state_of
-from .recorder import Recorder, properties
+from .recorder import Recorder, item_runs, properties
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -119,10 +119,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             )
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
-    """Write the test's target, fidelity and runner into its user_properties."""
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Write the test's target, fidelity and runner into its user_properties; a failed
+    test's report gets an "xarch runs" section: how each of its target runs went, and
+    the line that runs it again by hand."""
     properties(item)
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.when in ("setup", "call"):
+        # A collected case's own message and stderr section say the rest already.
+        text = runs_section(item_runs(item), with_output=not hasattr(item, "xarch_runs"))
+        if text:
+            report.sections.append(("xarch runs", text))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -16,6 +16,11 @@ from .markers import item_target
 WORKER_DESELECTED = "xarch_deselected"  # workeroutput key: a worker's deselections
 
 
+def item_runs(item: pytest.Item) -> list[RunResult]:
+    """The target runs the item made: its fixtures' runs, or a collected case's launch."""
+    return list(getattr(item, "xarch_runs", None) or item.stash.get(RUNS, []))
+
+
 def properties(item: pytest.Item) -> None:
     """Write the item's target, fidelity and runner into its user_properties."""
     target = item_target(item)
@@ -26,7 +31,7 @@ def properties(item: pytest.Item) -> None:
         runner: Optional[Runner] = state.runner(target)
     except XarchError:
         runner = None
-    runs: list[RunResult] = list(getattr(item, "xarch_runs", None) or item.stash.get(RUNS, []))
+    runs = item_runs(item)
     props = run_properties(target, runs, runner)
     if UNPROVEN in item.stash:
         props[PROP_UNPROVEN] = item.stash[UNPROVEN]

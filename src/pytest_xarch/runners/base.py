@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,14 @@ class HostCommand:
     cwd: Optional[str] = None
     timeout: Optional[float] = None  # None: the run's own limit
     stderr_filter: Optional[LineFilter] = None  # lines to drop from inherited stderr
+    by_hand: Optional[list[str]] = None  # argv to type again (without the run's scratch files)
+
+    def reproduction(self, given: Mapping[str, str]) -> str:
+        """A shell line that runs the same again by hand: folder, the `given` variables the
+        host command sets, argv."""
+        env = [f"{name}={value}" for name, value in given.items() if self.env.get(name) == value]
+        line = shlex.join([*(["env", *env] if env else []), *(self.by_hand or self.argv)])
+        return f"cd {shlex.quote(self.cwd)} && {line}" if self.cwd else line
 
 
 class Runner(abc.ABC):

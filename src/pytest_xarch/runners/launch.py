@@ -133,6 +133,7 @@ def run(
             )
             result = RunResult.from_outcome(outcome, args, target.name, runner, timeout=limit,
                                             command=host.argv)
+            result.reproduce = host.reproduction(guest.given)
             return runner.finish(result, outcome.stderr, scratch)
         finally:
             runner.discard(scratch)

@@ -140,14 +140,17 @@ class QemuRunner(Runner):
         self, program: str, args: Sequence[str], env: GuestEnvironment, scratch: str, *,
         cwd: Optional[str] = None, timeout: Optional[float] = None,
     ) -> HostCommand:
-        argv = [*self.prefix(), "-d", "unimp", "-D", os.path.join(scratch, _UNIMP_LOG)]
+        log = ["-d", "unimp", "-D", os.path.join(scratch, _UNIMP_LOG)]
+        loader: list[str] = []
         host_env: dict[str, str] = {}
         for name, value in env.full().items():
             if is_loader_variable(name):
-                argv += ["-E", f"{name}={value}"]  # for the guest's loader, not QEMU's
+                loader += ["-E", f"{name}={value}"]  # for the guest's loader, not QEMU's
             else:
                 host_env[name] = value
-        return HostCommand([*argv, program, *args], host_env, cwd, stderr_filter=SIGNAL_BANNER)
+        rest = [*loader, program, *args]
+        return HostCommand([*self.prefix(), *log, *rest], host_env, cwd,
+                           stderr_filter=SIGNAL_BANNER, by_hand=[*self.prefix(), *rest])
 
     def finish(self, result: RunResult, stderr: bytes, scratch: str) -> RunResult:
         banner = SIGNAL_BANNER.pattern.search(stderr)

@@ -53,6 +53,7 @@ class RunResult:
     stdout_dropped: int = 0  # bytes left out of the middle of stdout (the output limit)
     stderr_dropped: int = 0
     stopped_early: bool = False  # timed out at a watch's deadline (a case's own limit)
+    reproduce: str = ""  # a shell line that runs it again by hand
 
     @classmethod
     def from_outcome(
