@@ -382,3 +382,15 @@ def test_a_failed_test_says_how_to_run_its_runs_again_by_hand(
                            capture_output=True, text=True, timeout=60, check=False)
     assert again.returncode == 3
     assert again.stdout == "hello from aarch64\n"
+
+
+def test_a_runner_that_cannot_run_is_an_error_at_setup(suite: pytest.Pytester) -> None:
+    """A set-up problem (here a CPU model this QEMU lacks) is the test's error at set-up,
+    with the fix, not a failure tagged static."""
+    suite.makefile(".toml", xarch='[target.aarch64]\ncpu = "no-such-cpu"\n')
+    result = suite.runpytest("--xarch=aarch64", "-p", "no:cacheprovider", "-k", "test_hello")
+    assert result.parseoutcomes()["errors"] == 1 and "failed" not in result.parseoutcomes()
+    result.stdout.fnmatch_lines([
+        "*ERROR at setup of test_hello?aarch64?*",
+        "target 'aarch64' needs CPU model 'no-such-cpu', which qemu-aarch64 * does not have*",
+    ])

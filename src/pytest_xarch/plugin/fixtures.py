@@ -68,6 +68,10 @@ def xarch_run(request: pytest.FixtureRequest, xarch_target: Target) -> Iterator[
     state = state_of(request.config)
     target = state.target(xarch_target)
     runs = request.node.stash.setdefault(RUNS, [])
+    # No runner (no QEMU, a CPU model it lacks, no binfmt handler): an error at set-up,
+    # not a failure of the test.
+    runner = _or_fail(lambda: state.runner(target))
+    _or_fail(runner.ready)
 
     def run_for_target(
         program: Union[str, Path], *args: object, stdin: Union[str, bytes, None] = None,
@@ -77,7 +81,7 @@ def xarch_run(request: pytest.FixtureRequest, xarch_target: Target) -> Iterator[
         result = _or_fail(lambda: run(
             target, [str(program), *(arg if isinstance(arg, bytes) else str(arg) for arg in args)],
             stdin=stdin, env=env, cwd=str(cwd) if cwd is not None else None,
-            timeout=timeout, runner=state.runner(target),
+            timeout=timeout, runner=runner,
             emulation_factor=state.settings.emulation_factor,
             precheck=precheck if state.settings.check_before_run else None,
             output_limit=state.settings.output_limit,

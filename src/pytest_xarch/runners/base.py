@@ -98,8 +98,13 @@ class Runner(abc.ABC):
     def prefix(self) -> list[str]:
         """The command line to put before a program to run it this way (XARCH_RUNNER)."""
 
-    def prepare(self, program: str) -> None:  # noqa: B027 - optional hook
+    def ready(self) -> None:  # noqa: B027 - optional hook
+        """SetupError when this runner can run nothing here (no QEMU, a CPU model it lacks,
+        no binfmt handler): a set-up problem, before any program is named."""
+
+    def prepare(self, program: str) -> None:
         """Check that everything the run of `program` needs is present (SetupError if not)."""
+        self.ready()
 
     @abc.abstractmethod
     def command(

@@ -85,4 +85,5 @@ class BinfmtRunner(QemuRunner):
         host_env.update(self._qemu_variables())
         host_env["QEMU_LOG"] = "unimp"
         host_env["QEMU_LOG_FILENAME"] = os.path.join(scratch, _UNIMP_LOG)
-        return HostCommand([program, *args], host_env, cwd, stderr_filter=SIGNAL_BANNER)
+        return HostCommand([program, *args], host_env, cwd, stderr_filter=SIGNAL_BANNER,
+                           by_hand=[*self.prefix(), program, *args])

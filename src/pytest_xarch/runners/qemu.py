@@ -81,10 +81,13 @@ class QemuRunner(Runner):
             argv += ["-L", str(self.root.prefix)]
         return [*argv, "-cpu", self.cpu, *self.target.qemu_args]
 
-    def prepare(self, program: str) -> None:
+    def ready(self) -> None:
         qemu = self._require_qemu()
         self._require_cpu_model(qemu)
         self._require_startup(qemu)
+
+    def prepare(self, program: str) -> None:
+        self.ready()
         if self.root and self.root.loader_file(self.target.loader):
             return  # a usable root; a program with another loader is the check's (or QEMU's)
         from ..elf import read_interp  # only now: pyelftools costs ~50 ms to import and parse
