@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -394,3 +396,20 @@ def test_a_runner_that_cannot_run_is_an_error_at_setup(suite: pytest.Pytester) -
         "*ERROR at setup of test_hello?aarch64?*",
         "target 'aarch64' needs CPU model 'no-such-cpu', which qemu-aarch64 * does not have*",
     ])
+
+
+def test_pytest_html_gets_target_and_fidelity_columns(suite: pytest.Pytester) -> None:
+    pytest.importorskip("pytest_html")
+    result = suite.runpytest("--xarch=aarch64", "-p", "no:cacheprovider", "-k", "test_hello",
+                             "--html=report.html", "--self-contained-html")
+    assert result.parseoutcomes()["passed"] == 1
+    page = (suite.path / "report.html").read_text()
+    assert 'data-column-type="xarch-fidelity"' in page
+    # pytest-html keeps the rows as JSON in an attribute of the page.
+    blob = re.search(r'data-jsonblob="([^"]*)"', page)
+    assert blob, "no data-jsonblob in the page"
+    data = json.loads(html.unescape(blob.group(1)))
+    rows = [row for tests in data["tests"].values() for row in tests]
+    cells = [cell for row in rows for cell in row["resultsTableRow"]]
+    assert '<td class="col-xarch-target">aarch64</td>' in cells
+    assert '<td class="col-xarch-fidelity">emulated</td>' in cells
