@@ -413,3 +413,13 @@ def test_pytest_html_gets_target_and_fidelity_columns(suite: pytest.Pytester) ->
     cells = [cell for row in rows for cell in row["resultsTableRow"]]
     assert '<td class="col-xarch-target">aarch64</td>' in cells
     assert '<td class="col-xarch-fidelity">emulated</td>' in cells
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_the_canary_verdict_is_in_the_summary(suite: pytest.Pytester,
+                                              workers: tuple[str, ...]) -> None:
+    result = suite.runpytest_subprocess("--xarch=aarch64", "--xarch-canary", "-k",
+                                        "test_static", "-p", "no:cacheprovider", *workers)
+    assert result.parseoutcomes()["passed"] == 1
+    result.stdout.fnmatch_lines(
+        ["canary on target 'aarch64' [[]qemu-aarch64 * -cpu cortex-a53*[]]: ok (* probes)"])

@@ -14,6 +14,7 @@ from .keys import RUNS, UNPROVEN, is_worker, state_of
 from .markers import item_target
 
 WORKER_DESELECTED = "xarch_deselected"  # workeroutput key: a worker's deselections
+WORKER_CANARIES = "xarch_canaries"  # workeroutput key: a worker's canary verdicts
 
 
 def item_runs(item: pytest.Item) -> list[RunResult]:
@@ -55,8 +56,10 @@ class Recorder:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """xdist controller: take what a worker deselected, so the summary is complete."""
+        output = getattr(node, "workeroutput", {})
+        self.state.canary_verdicts.update(output.get(WORKER_CANARIES, {}))
         known = {item.nodeid for item in self.state.deselected}
-        for nodeid, reason in getattr(node, "workeroutput", {}).get(WORKER_DESELECTED, []):
+        for nodeid, reason in output.get(WORKER_DESELECTED, []):
             if nodeid not in known:
                 self.state.deselected.append(Deselection(nodeid, reason))
                 known.add(nodeid)
@@ -66,6 +69,8 @@ class Recorder:
             self.config.workeroutput[WORKER_DESELECTED] = [  # type: ignore[attr-defined]
                 (item.nodeid, item.reason) for item in self.state.deselected
             ]
+            self.config.workeroutput[WORKER_CANARIES] = (  # type: ignore[attr-defined]
+                self.state.canary_lines())
             return
         if self.state.below_min_fidelity() and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
