@@ -25,6 +25,7 @@ COMMANDS = {
     "check": "statically verify ELF files for a target (nothing is executed)",
     "binfmt": "show, install or remove binfmt_misc handlers for targets",
     "canary": "build and run the self-test canary for a target",
+    "report": "merge the --xarch-report files of several runs into one confidence matrix",
 }
 
 

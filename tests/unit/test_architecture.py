@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("targets", "qemu_facts", "elf", "guestfs"),
     ("settings", "sysroot", "loader", "roots"),
     ("checks", "verdicts", "runners", "toolchain", "binfmt_misc", "canary"),
-    ("collect", "state", "report", "api"),
+    ("collect", "state", "report", "merging", "api"),
     ("plugin", "cli", "commands", "__init__"),
 )
 PYTEST_ALLOWED = ("plugin", "collect", "report")
