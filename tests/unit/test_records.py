@@ -47,3 +47,20 @@ def test_counts_follow_pytest_per_report() -> None:
     outcomes = {nodeid: record.outcome for nodeid, record in state.records.items()}
     assert outcomes == {"t::pass-then-teardown-error": "error", "t::setup-error": "error",
                         "t::xfail": "xfailed", "t::skip": "skipped"}
+
+
+def test_merged_verdicts_follow_the_best_pass_and_any_failure() -> None:
+    from pytest_xarch.fidelity import Fidelity
+    from pytest_xarch.merging import Evidence, Verdict
+
+    def verdict(*evidence: tuple[str, str]) -> Verdict:
+        return Verdict("t.py::t[aarch64]", "aarch64", [
+            Evidence(f"r{index}.json", outcome, Fidelity.parse(level), "qemu")
+            for index, (outcome, level) in enumerate(evidence)])
+
+    assert verdict(("passed", "emulated"), ("passed", "hardware")).status == "proven on silicon"
+    assert verdict(("passed", "emulated")).status == "never proven on silicon"
+    assert verdict(("passed", "static")).status == "only checked, never run"
+    assert verdict(("skipped", "static"), ("interrupted", "emulated")).status == "no result"
+    failing = verdict(("passed", "native"), ("error", "hardware"))
+    assert (failing.status, failing.best_pass) == ("failing", Fidelity.NATIVE)
