@@ -5,12 +5,16 @@ the collector tests share: where the sample suites are built, and counted QEMU l
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from pytest_xarch.runners.ssh import close_all
+
 from ..support.launches import WRAPPER, Launches
-from ..support.tools import require_tool
+from ..support.tools import missing, require_tool
+from .sshd import SSHD, Sshd
 
 _HERE = Path(__file__).parent
 
@@ -41,3 +45,16 @@ def launches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Launches:
         wrapper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
     return Launches(log)
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    """A real sshd on a free loopback port, for this module."""
+    if not os.path.exists(SSHD):
+        missing(f"{SSHD} is not installed (apt-get install openssh-server)")
+    require_tool("ssh", "openssh-client")
+    require_tool("ssh-keygen", "openssh-client")
+    server = Sshd.start(tmp_path_factory.mktemp("sshd"))
+    yield server
+    close_all()
+    server.stop()

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pytest_xarch.runners.ssh import close_all
 from pytest_xarch.targets import host_target
 
 from ..support.build import CrossBuilder
-from ..support.tools import missing, require_tool
-from .sshd import SSHD, Sshd
+from ..support.tools import require_tool
+from .sshd import Sshd
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +32,6 @@ def test_breaks_on_the_board(xarch_run, xarch_runner):
 def test_checked_only(xarch_target):
     assert xarch_target.name
 """
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    if not os.path.exists(SSHD):
-        missing(f"{SSHD} is not installed (apt-get install openssh-server)")
-    require_tool("ssh", "openssh-client")
-    server = Sshd.start(tmp_path_factory.mktemp("sshd"))
-    yield server
-    close_all()
-    server.stop()
 
 
 def _xarch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -21,8 +20,7 @@ from pytest_xarch.runners.ssh import SshRunner, close_all
 from pytest_xarch.targets import Target, host_target, resolve_target
 
 from ..support.build import CrossBuilder
-from ..support.tools import missing, require_tool
-from .sshd import SSHD, Sshd, free_port
+from .sshd import Sshd, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -63,19 +61,6 @@ int main(int argc, char **argv) {
     return 99;
 }
 """
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    """A real sshd on a free loopback port, for this module."""
-    if not os.path.exists(SSHD):
-        missing(f"{SSHD} is not installed (apt-get install openssh-server)")
-    require_tool("ssh", "openssh-client")
-    require_tool("ssh-keygen", "openssh-client")
-    server = Sshd.start(tmp_path_factory.mktemp("sshd"))
-    yield server
-    close_all()
-    server.stop()
 
 
 @pytest.fixture(scope="module")
