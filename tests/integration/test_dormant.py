@@ -36,11 +36,15 @@ def _project(pytester: pytest.Pytester) -> None:
     pytester.run(cc, str(source), "-o", str(pytester.path / "test_native"))
 
 
+# Lines that list the installed plugins (pytest's, pytest-metadata's) or the run's place.
+LISTINGS = ("plugins:", "metadata:", "rootdir:", "platform ")
+
+
 def _normalized(output: str) -> list[str]:
     """The run's lines without what differs from run to run (the plugin lists, timings)."""
     lines = []
     for line in output.splitlines():
-        if line.startswith(("plugins:", "metadata:", "rootdir:", "platform ")):
+        if line.startswith(LISTINGS):
             continue
         lines.append(re.sub(r" in [\d.]+s", " in Ns", line))
     return lines
@@ -64,7 +68,7 @@ def test_an_unrelated_project_runs_exactly_as_without_the_plugin(
     alone = pytester.runpytest_subprocess(*args, "-n", "2", "-p", "no:xarch")
     assert parallel.parseoutcomes() == alone.parseoutcomes()
     assert not [line for line in parallel.outlines
-                if "xarch" in line and not line.startswith(("plugins:", "rootdir:"))]
+                if "xarch" in line and not line.startswith(LISTINGS)]
 
 
 @pytest.mark.parametrize("asked", [("--xarch=x86_64",), ("-o", "xarch_case_timeout=30")],
