@@ -20,8 +20,9 @@ nox.options.sessions = ["compat"]
 @nox.session(venv_backend="venv", reuse_venv=True)
 @nox.parametrize("pytest", [OLDEST_PYTEST])
 def compat(session: nox.Session, pytest: str) -> None:
-    """The subset under pytest `pytest`, with the xdist and hypothesis the tests use."""
-    session.install(f"pytest=={pytest}", "pytest-xdist>=3.0", "hypothesis>=6.0", "-e", ".")
+    """The subset under pytest `pytest`, with the plugins the tests use."""
+    session.install(f"pytest=={pytest}", "pytest-xdist>=3.0", "hypothesis>=6.0", "pytest-html>=4.0",
+                    "-e", ".")
     session.run("python", "-m", "pytest", "--version")
     session.run("python", "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", *SUBSET,
                 *session.posargs)
