@@ -72,6 +72,17 @@ class Merged:
     sources: list[str]
     verdicts: list[Verdict]
 
+    def as_json(self) -> dict[str, Any]:
+        """The merged verdicts, JSON-ready (`xarch report --json`)."""
+        return {
+            "sources": self.sources,
+            "tests": [{"nodeid": verdict.nodeid, "target": verdict.target,
+                       "best_pass": str(verdict.best_pass) if verdict.best_pass else None,
+                       "failed_at": [{"source": item.source, "fidelity": str(item.fidelity)}
+                                     for item in verdict.failures],
+                       "status": verdict.status} for verdict in self.verdicts],
+        }
+
     def counts(self) -> dict[str, int]:
         found: dict[str, int] = {}
         for verdict in self.verdicts:

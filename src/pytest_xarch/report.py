@@ -98,8 +98,8 @@ def write_terminal_summary(state: SessionState, terminal: Any) -> None:
             for i, (cell, width) in enumerate(zip(row, widths))
         ]
         terminal.write_line("  ".join(cells).rstrip(), bold=index == 0)
-    for line in state.canary_lines().values():
-        terminal.write_line(line, green=": ok (" in line, red=": ok (" not in line)
+    for ok, line in state.canary_summaries().values():
+        terminal.write_line(line, green=ok, red=not ok)
     interrupted = state.interrupted()
     if interrupted:
         terminal.write_line("")

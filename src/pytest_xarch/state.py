@@ -118,7 +118,8 @@ class SessionState:
     deselected: list[Deselection] = field(default_factory=list)
     usage_errors: list[str] = field(default_factory=list)
     passed_over: list[tuple[str, str]] = field(default_factory=list)  # (path, why), collection
-    canary_verdicts: dict[str, str] = field(default_factory=dict)  # target -> xdist workers' line
+    # target -> (ok, summary line) of the canaries xdist workers ran
+    canary_verdicts: dict[str, tuple[bool, str]] = field(default_factory=dict)
     _runners: dict[str, Runner] = field(default_factory=dict)
     _canaries: dict[str, Any] = field(default_factory=dict)
     _runner_errors: dict[str, XarchError] = field(default_factory=dict)
@@ -155,10 +156,10 @@ class SessionState:
             self._canaries[target.name] = run_canary(target, cache_dir=cache_dir, runner=runner)
         return self._canaries[target.name]
 
-    def canary_lines(self) -> dict[str, str]:
-        """Each target's canary verdict in one line: this process's and its workers'."""
-        verdicts = {**self.canary_verdicts,
-                    **{name: result.summary() for name, result in self._canaries.items()}}
+    def canary_summaries(self) -> dict[str, tuple[bool, str]]:
+        """Each target's canary verdict (ok, one line): this process's and its workers'."""
+        verdicts = {**self.canary_verdicts, **{name: (result.ok, result.summary())
+                                               for name, result in self._canaries.items()}}
         return dict(sorted(verdicts.items()))
 
     def runner_summary(self, target: Target, *, engine_only: bool = False

@@ -185,9 +185,10 @@ class CTestTree(pytest.File):
         for case in tests:
             case.command = strip_emulator(case.command, emulator)
             facts = _target_facts(case.command[0], build_dir)
-            if facts is not None and _yields_cases(case, facts):
+            kind = _case_framework(case, facts) if facts is not None else None
+            if facts is not None and kind is not None:
                 for target in matching_targets(facts, self.state.targets):
-                    yield from self._cases(case, facts, target)
+                    yield from self._cases(case, facts, target, kind)
                 continue
             if facts is not None:
                 targets = matching_targets(facts, self.state.targets)
@@ -209,11 +210,12 @@ class CTestTree(pytest.File):
                     on_target=facts is not None, state=self.state, options=self.options,
                 )
 
-
-    def _cases(self, case: CTestCase, facts: ElfFacts, target: Target) -> Iterator[pytest.Item]:
-        """The cases of a test whose program reports each case (a Unity runner), named
-        `<test>/<case>[<target>]`, run as the test runs (arguments, environment, folder)."""
-        from .identify import framework_for, identify
+    def _cases(self, case: CTestCase, facts: ElfFacts, target: Target, kind: str
+               ) -> Iterator[pytest.Item]:
+        """The cases of a test whose program reports each case (a Unity runner: `kind`),
+        named `<test>/<case>[<target>]`, run as the test runs (arguments, environment,
+        folder)."""
+        from .identify import framework_for
         from .items import case_items
 
         program = Path(case.command[0])
@@ -222,7 +224,7 @@ class CTestTree(pytest.File):
         except XarchError as error:
             raise self.CollectError(str(error)) from None
         binary = BinaryRunner(
-            program, framework_for(identify(program, facts), program.name), target, runner,
+            program, framework_for(kind, program.name), target, runner,
             cwd=Path(case.cwd) if case.cwd else None, env=case.env,
             case_timeout=self.options.case_timeout,
             binary_timeout=case.timeout or self.options.binary_timeout,
@@ -232,14 +234,15 @@ class CTestTree(pytest.File):
                               isolate=self.options.isolated(program), prefix=f"{case.name}/")
 
 
-def _yields_cases(case: CTestCase, facts: ElfFacts) -> bool:
-    """Whether the test is its program's cases: a framework that cannot select cases (a
+def _case_framework(case: CTestCase, facts: ElfFacts) -> Optional[str]:
+    """The framework when the test is its program's cases: one that cannot select cases (a
     Unity runner) and no property that judges the whole test (WILL_FAIL, regexes, ...)."""
     from .identify import identify
 
     judged = (case.will_fail or case.skip_code is not None or case.pass_regex
               or case.fail_regex or case.disabled)
-    return not judged and identify(Path(case.command[0]), facts) == "unity"
+    kind = identify(Path(case.command[0]), facts)
+    return kind if not judged and kind == "unity" else None
 
 
 def _target_facts(path: str, build_dir: Path) -> Optional[ElfFacts]:

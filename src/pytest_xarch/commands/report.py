@@ -28,12 +28,5 @@ def main(args: argparse.Namespace) -> int:
     if args.html:
         write_atomic(Path(args.html), html_page(merged))
     if args.json:
-        write_atomic(Path(args.json), json.dumps({
-            "sources": merged.sources,
-            "tests": [{"nodeid": verdict.nodeid, "target": verdict.target,
-                       "best_pass": str(verdict.best_pass) if verdict.best_pass else None,
-                       "failed_at": [{"source": item.source, "fidelity": str(item.fidelity)}
-                                     for item in verdict.failures],
-                       "status": verdict.status} for verdict in merged.verdicts],
-        }, indent=2) + "\n")
+        write_atomic(Path(args.json), json.dumps(merged.as_json(), indent=2) + "\n")
     return 1 if any(verdict.status == FAILING for verdict in merged.verdicts) else 0

@@ -57,7 +57,9 @@ class Recorder:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """xdist controller: take what a worker deselected, so the summary is complete."""
         output = getattr(node, "workeroutput", {})
-        self.state.canary_verdicts.update(output.get(WORKER_CANARIES, {}))
+        self.state.canary_verdicts.update(
+            (name, (bool(ok), str(line)))
+            for name, (ok, line) in output.get(WORKER_CANARIES, {}).items())
         known = {item.nodeid for item in self.state.deselected}
         for nodeid, reason in output.get(WORKER_DESELECTED, []):
             if nodeid not in known:
@@ -70,7 +72,7 @@ class Recorder:
                 (item.nodeid, item.reason) for item in self.state.deselected
             ]
             self.config.workeroutput[WORKER_CANARIES] = (  # type: ignore[attr-defined]
-                self.state.canary_lines())
+                self.state.canary_summaries())
             return
         if self.state.below_min_fidelity() and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

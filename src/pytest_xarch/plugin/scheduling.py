@@ -39,6 +39,10 @@ def make_scheduler(config: pytest.Config, log: Any) -> Optional[Any]:
     class BinaryScheduling(LoadScopeScheduling):  # type: ignore[misc]
         """Load-scope scheduling whose scope of a binary's case is the binary and target."""
 
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.positions: dict[Any, dict[str, int]] = {}  # node -> nodeid -> its index
+
         def _split_scope(self, nodeid: str) -> str:
             return scope_of(nodeid, mode, root)
 
@@ -46,32 +50,27 @@ def make_scheduler(config: pytest.Config, log: Any) -> Optional[Any]:
             # xdist's load-scope scheduler puts the test a crashed worker was running back
             # in the queue with the rest of its unit, so it would run (and crash) again:
             # it is done, as xdist's load scheduler has it (reported failed by xdist).
-            workload = self.assigned_work.get(node, {})
-            crashed = next((nodeid for unit in workload.values()
-                            for nodeid, done in unit.items() if not done), None)
-            for unit in workload.values():
-                if crashed in unit:
+            for unit in self.assigned_work.get(node, {}).values():
+                crashed: Optional[str] = next(
+                    (nodeid for nodeid, done in unit.items() if not done), None)
+                if crashed is not None:
                     unit[crashed] = True
-            super().remove_node(node)
-            return crashed
+                    super().remove_node(node)
+                    return crashed
+            return super().remove_node(node)  # type: ignore[no-any-return]
 
         def _assign_work_unit(self, node: Any) -> None:
             # xdist finds each id with list.index(): quadratic in a 10,000-case binary.
             scope, work_unit = self.workqueue.popitem(last=False)
             self.assigned_work.setdefault(node, {})[scope] = work_unit
-            positions = _positions(self, node)
+            if node not in self.positions:
+                self.positions[node] = {nodeid: index for index, nodeid in
+                                        enumerate(self.registered_collections[node])}
+            positions = self.positions[node]
             node.send_runtest_some([positions[nodeid] for nodeid, done in work_unit.items()
                                     if not done])
 
     return BinaryScheduling(config, log)
-
-
-def _positions(scheduler: Any, node: Any) -> dict[str, int]:
-    cache = scheduler.__dict__.setdefault("_xarch_positions", {})
-    if node not in cache:
-        cache[node] = {nodeid: index for index, nodeid in
-                       enumerate(scheduler.registered_collections[node])}
-    return cache[node]  # type: ignore[no-any-return]
 
 
 def scope_of(nodeid: str, mode: str, root: Path) -> str:
