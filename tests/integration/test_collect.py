@@ -66,12 +66,26 @@ def test_gtest_cases_per_target_with_crash_recovery(
         assert f"{prefix}Math.Adds[{other}]" not in found
     result.stdout.fnmatch_lines([
         "build64/sample_test::Math.Adds?aarch64? PASSED ?emulated?*",
-        "*sample_test.cc:12*", "*the answer is off by one*",
+        "*sample_test.cc:17*", "*the answer is off by one*",
         "*Crash.Segfault crashed: the binary was killed by SIGSEGV*",
     ])
     # The crash cost one case: listing + a batch that crashed + a fresh launch for the rest.
     assert launches.of("build64/sample_test") == 3
     assert launches.of("build32/sample_test") == 3
+    # Each failed case shows its own stderr, though the batch's cases shared one launch.
+    for case in ("Math.Fails", "Crash.Segfault"):
+        text = failure_block(result.stdout.str(), f"sample_test::{case} [aarch64]")
+        assert f"stderr of {case}" in text
+        others = {"Math.Adds", "Math.Fails", "Crash.Segfault"} - {case}
+        assert not [other for other in others if f"stderr of {other}" in text], text
+
+
+def failure_block(output: str, title: str) -> str:
+    """The text pytest prints under one failure's `____ title ____` header."""
+    blocks = re.split(r"^_{3,} (.+?) _{3,}$", output, flags=re.MULTILINE)
+    found = dict(zip(blocks[1::2], blocks[2::2]))
+    assert title in found, f"no failure block {title!r}; there are {list(found)}"
+    return found[title].split("= short test summary info =")[0]
 
 
 def test_one_launch_per_binary_and_listing_cached(

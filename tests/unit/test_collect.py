@@ -488,6 +488,21 @@ def test_progress_follows_the_running_case() -> None:
     assert libtest.running == "a::two"
 
 
+def test_progress_files_stderr_under_the_case_running_when_it_came() -> None:
+    from pytest_xarch.collect.gtest import GoogleTest
+
+    gtest = GoogleTest().progress(Path("/x"), 5.0)
+    gtest.feed_stderr(b"before any case\n")
+    gtest.feed(b"[ RUN      ] A.one\n")
+    gtest.feed_stderr(b"one's warning\n")
+    gtest.feed(b"[       OK ] A.one (0 ms)\n")
+    gtest.feed_stderr(b"between cases\n")
+    gtest.feed(b"[ RUN      ] A.two\n")
+    gtest.feed_stderr(b"two's ")
+    gtest.feed_stderr(b"crash\n")
+    assert gtest.case_stderr() == {"A.one": "one's warning\n", "A.two": "two's crash\n"}
+
+
 def test_report_progress_reads_the_flushed_xml(tmp_path: Path) -> None:
     from pytest_xarch.collect.progress import ReportProgress
 

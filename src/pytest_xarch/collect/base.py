@@ -51,6 +51,9 @@ class BatchReport:
     results: dict[str, CaseResult] = field(default_factory=dict)
     running: Optional[str] = None
     running_output: str = ""  # what the running case printed before the end
+    # Each case's own stderr, where the launch could tell (its progress, or a single case);
+    # a case missing here has only the launch's stderr.
+    stderr: dict[str, str] = field(default_factory=dict)
 
 
 class ListingError(Exception):

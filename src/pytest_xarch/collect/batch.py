@@ -33,6 +33,13 @@ class CaseOutcome:
     result: CaseResult
     run: Optional[RunResult]  # None: settled without a launch (a disabled test)
     stopped: bool = False  # the case was running when its launch crashed or timed out
+    stderr: Optional[str] = None  # the case's own stderr; None: not told apart from the launch's
+
+    def stderr_section(self) -> tuple[str, str]:
+        """(title, text) of the stderr to show with the case: its own, else the launch's."""
+        if self.stderr is not None:
+            return "stderr", self.stderr
+        return "stderr of the whole launch", self.run.stderr if self.run else ""
 
 
 class BinaryRunner:
@@ -139,7 +146,8 @@ class BinaryRunner:
             wanted = set(batch)
             for name, case_result in report.results.items():
                 if (keep_all or name in wanted) and name not in outcomes:
-                    outcomes[name] = CaseOutcome(case_result, result)
+                    outcomes[name] = CaseOutcome(case_result, result,
+                                                 stderr=report.stderr.get(name))
             missing = [name for name in batch if name not in outcomes]
             if not missing:
                 continue
@@ -151,8 +159,9 @@ class BinaryRunner:
                 # Progress made: the rest again in one launch; none: one launch each.
                 queue[0:0] = [missing] if progressed else [[name] for name in missing]
                 continue
-            output = report.running_output
-            outcomes[running] = CaseOutcome(stopped_result(result, running, output), result, True)
+            own = report.stderr.get(running)
+            blame = stopped_result(result, running, report.running_output, own)
+            outcomes[running] = CaseOutcome(blame, result, True, own)
             rest = [name for name in missing if name != running]
             if rest:
                 queue.insert(0, rest)
@@ -178,7 +187,7 @@ class BinaryRunner:
                     f"({', '.join(unreported[:10])}{', ...' if len(unreported) > 10 else ''}); "
                     "it runs every case in each launch, so this one cannot run again alone")
             if result.stderr.strip():
-                text += f"\n--- stderr ---\n{output_tail(result.stderr.rstrip())}"
+                text += f"\n--- stderr of the launch ---\n{output_tail(result.stderr.rstrip())}"
             outcomes[name] = CaseOutcome(CaseResult(ERROR, text), result, True)
         return outcomes
 
@@ -186,14 +195,20 @@ class BinaryRunner:
         with tempfile.TemporaryDirectory(prefix="xarch-batch-") as scratch:
             folder = Path(scratch)
             names = list(dict.fromkeys(self.names.get(case, case) for case in batch))
-            watch = self.framework.progress(folder, self.case_timeout) if len(batch) > 1 else None
+            watch = self.framework.progress(folder, self.case_timeout)
             result = self.launch(self.framework.run_args(names, folder), self.limit(len(batch)),
                                  watch)
-            return result, self.framework.parse_run(result, batch, folder)
+            report = self.framework.parse_run(result, batch, folder)
+        report.stderr = watch.case_stderr() if watch is not None else {}
+        if len(batch) == 1:
+            report.stderr[batch[0]] = result.stderr  # a launch of its own: all of it is its
+        return result, report
 
 
-def stopped_result(result: RunResult, case: str, output: str) -> CaseResult:
-    """The result of the case that was running when its launch ended early."""
+def stopped_result(result: RunResult, case: str, output: str,
+                   stderr: Optional[str] = None) -> CaseResult:
+    """The result of the case that was running when its launch ended early; `stderr` is
+    the case's own (None: not known apart from the launch's)."""
     if result.timed_out:
         how = f"timed out after {result.timeout:g}s" if result.timeout else "timed out"
         text = f"{case} {how}; the launch running it was killed"
@@ -205,8 +220,10 @@ def stopped_result(result: RunResult, case: str, output: str) -> CaseResult:
     parts = [text]
     if output.strip():
         parts.append(f"--- output of {case} ---\n{output_tail(output.rstrip())}")
-    if result.stderr.strip():
-        parts.append(f"--- stderr ---\n{output_tail(result.stderr.rstrip())}")
+    title, text = ("stderr", stderr) if stderr is not None else ("stderr of the launch",
+                                                                 result.stderr)
+    if text.strip():
+        parts.append(f"--- {title} ---\n{output_tail(text.rstrip())}")
     if result.unimplemented:
         parts.append(f"--- QEMU: unimplemented in emulation ---\n{result.unimplemented}")
     return CaseResult(FAILED, "\n".join(parts), output, result.duration)

@@ -216,8 +216,9 @@ class CaseItem(PlainFailureItem):
         result = outcome.result
         if result.output.strip() and result.output.strip() != result.message.strip():
             self.add_report_section("call", "output", result.output)
-        if result.outcome in (FAILED, XFAILED) and outcome.run and outcome.run.stderr.strip():
-            self.add_report_section("call", "stderr", outcome.run.stderr)
+        title, stderr = outcome.stderr_section()
+        if result.outcome in (FAILED, XFAILED) and stderr.strip():
+            self.add_report_section("call", title, stderr)
         if result.outcome == SKIPPED:
             pytest.skip(result.message or "skipped")
         if result.outcome == XFAILED:

@@ -6,6 +6,9 @@ Go's `=== RUN`, libtest's `test NAME ... `, the `<TestCase>` elements Catch2 and
 doctest flush into their XML report) and gives the process layer a deadline:
 when the running case outlives its own timeout, the launch is stopped there,
 that case is reported timed out, and the rest of the batch runs again.
+
+It also files the stderr that arrives while a case runs under that case, so
+that a failed or crashed case shows its own stderr, not the whole launch's.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 _MAX_PARTIAL = 64 * 1024  # an unfinished line kept for matching, at most
+_MAX_CASE_STDERR = 64 * 1024  # a case's own stderr kept (its tail), at most
 
 
 class CaseProgress:
@@ -28,15 +32,29 @@ class CaseProgress:
         self.case_timeout = case_timeout
         self.running: Optional[str] = None
         self.since = 0.0
+        self.stderr: dict[str, bytearray] = {}  # case -> what it wrote to stderr
 
     def started(self, case: str) -> None:
         self.running, self.since = case, time.monotonic()
+        self.stderr.setdefault(case, bytearray())
 
     def ended(self) -> None:
         self.running = None
 
     def feed(self, data: bytes) -> None:
         """Stdout bytes; the base class reads none."""
+
+    def feed_stderr(self, data: bytes) -> None:
+        """Stderr bytes: the running case's (between cases they belong to none)."""
+        if self.running is None:
+            return
+        own = self.stderr[self.running]
+        own += data
+        del own[:-_MAX_CASE_STDERR]
+
+    def case_stderr(self) -> dict[str, str]:
+        """Each started case's own stderr, as far as the arrival order tells."""
+        return {case: data.decode(errors="replace") for case, data in self.stderr.items()}
 
     def deadline(self) -> Optional[float]:
         return self.since + self.case_timeout if self.running is not None else None
@@ -102,6 +120,10 @@ class ReportProgress(CaseProgress):
     def deadline(self) -> Optional[float]:
         self._poll()
         return super().deadline()
+
+    def feed_stderr(self, data: bytes) -> None:
+        self._poll()  # the report as far as written: who is running now
+        super().feed_stderr(data)
 
     def _poll(self) -> None:
         try:

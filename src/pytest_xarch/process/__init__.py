@@ -115,7 +115,7 @@ def execute(
     off our stderr (QEMU's signal banner); it applies when stderr is not a
     terminal, whose programs may want it as their own. A `persistent` process (an
     SSH ControlMaster) may leave a daemon that lives until this process ends.
-    A `watch` (captured runs) sees stdout as it comes and may stop the run earlier,
+    A `watch` (captured runs) sees the output as it comes and may stop the run earlier,
     as a timeout (`stopped_early`).
     """
     if not timeout > 0:
@@ -151,7 +151,7 @@ def _execute_captured(
     cwd: Optional[str],
     scope: containment.RunScope,
     output_limit: int,
-    stdout_watch: Optional[OutputWatch] = None,
+    output_watch: Optional[OutputWatch] = None,
 ) -> ProcessOutcome:
     start = time.monotonic()
     proc = _spawn(
@@ -165,16 +165,16 @@ def _execute_captured(
     timed_out = stopped_early = False
     try:
         with selectors.DefaultSelector() as selector:
-            pumps = Pumps(selector, proc, stdin, outputs, watch, stdout_watch)
+            pumps = Pumps(selector, proc, stdin, outputs, watch, output_watch)
             deadline = start + timeout
             while not pumps.exited:
-                early = stdout_watch.deadline() if stdout_watch is not None else None
+                early = output_watch.deadline() if output_watch is not None else None
                 stop = min(deadline, early) if early is not None else deadline
                 remaining = stop - time.monotonic()
                 if remaining <= 0:
                     timed_out, stopped_early = True, stop < deadline
                     break
-                interval = stdout_watch.poll_interval if stdout_watch is not None else None
+                interval = output_watch.poll_interval if output_watch is not None else None
                 pumps.step(min(remaining, _WAIT_SLICE, interval or _WAIT_SLICE))
             if not scope.persistent or timed_out:
                 scope.kill()  # leftovers: daemons, background children (on timeout, all)

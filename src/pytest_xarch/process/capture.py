@@ -88,6 +88,9 @@ class OutputWatch(Protocol):
     def feed(self, data: bytes) -> None:
         """Stdout bytes, as they arrive."""
 
+    def feed_stderr(self, data: bytes) -> None:
+        """Stderr bytes, as they arrive."""
+
     def deadline(self) -> Optional[float]:
         """The `time.monotonic()` at which to stop the process, or None."""
 
@@ -97,11 +100,11 @@ class Pumps:
 
     def __init__(self, selector: selectors.BaseSelector, proc: Any, stdin: Optional[bytes],
                  outputs: dict[Any, BoundedOutput], watch: ExitWatch,
-                 stdout_watch: Optional[OutputWatch] = None) -> None:
+                 output_watch: Optional[OutputWatch] = None) -> None:
         self.selector = selector
         self.outputs = outputs
         self.stdout = proc.stdout
-        self.stdout_watch = stdout_watch
+        self.output_watch = output_watch
         self.open = set(outputs)
         self.watch = watch
         self.exited = False
@@ -152,8 +155,11 @@ class Pumps:
             data = b""
         if data:
             self.outputs[stream].feed(data)
-            if stream is self.stdout and self.stdout_watch is not None:
-                self.stdout_watch.feed(data)
+            if self.output_watch is not None:
+                if stream is self.stdout:
+                    self.output_watch.feed(data)
+                else:
+                    self.output_watch.feed_stderr(data)
             return
         self.selector.unregister(stream)
         self.open.discard(stream)

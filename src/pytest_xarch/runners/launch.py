@@ -107,7 +107,7 @@ def run(
     With `capture=False`, stdio is inherited instead of captured; captured output
     keeps `output_limit` bytes per stream (head and tail). `precheck` runs before
     the program does and may refuse it (static verification, see `checks`). A
-    `watch` sees the guest's stdout as it comes and may stop it earlier (see
+    `watch` sees the guest's output as it comes and may stop it earlier (see
     `process.execute`).
     """
     if not argv:

@@ -2,12 +2,17 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
-TEST(Math, Adds) { EXPECT_EQ(2 + 2, 4); }
+TEST(Math, Adds) {
+  std::fputs("stderr of Math.Adds\n", stderr);
+  EXPECT_EQ(2 + 2, 4);
+}
 
 TEST(Math, Fails) {
+  std::fputs("stderr of Math.Fails\n", stderr);
   int answer = 41;
   EXPECT_EQ(answer, 42) << "the answer is off by one";
 }
@@ -15,6 +20,7 @@ TEST(Math, Fails) {
 TEST(Math, Skipped) { GTEST_SKIP() << "not on this target"; }
 
 TEST(Crash, Segfault) {
+  std::fputs("stderr of Crash.Segfault\n", stderr);
   volatile int *nowhere = nullptr;
   *nowhere = 1;
 }
