@@ -128,3 +128,19 @@ def test_the_demo_suite_runs_and_ends_in_the_matrix(pytester: pytest.Pytester) -
     report = json.loads((pytester.path / "demo.json").read_text())
     lse = next(t for t in report["tests"] if "test_lse_atomics" in t["nodeid"])
     assert (lse["target"], lse["outcome"], lse["fidelity"]) == ("aarch64", "passed", "emulated")
+
+
+def test_no_compiler_for_the_target_is_an_error_at_setup(project: pytest.Pytester) -> None:
+    project.makepyprojecttoml("""
+[tool.pytest_xarch.target.odd-board]
+base = "aarch64"
+cc = "no-such-aarch64-gcc"
+cxx = "no-such-aarch64-g++"
+""")
+    result = project.runpytest("--xarch=odd-board")
+    outcomes = result.parseoutcomes()
+    assert outcomes["errors"] == 1 and "failed" not in outcomes
+    result.stdout.fnmatch_lines([
+        "*ERROR at setup of test_*odd-board*",
+        "*sets cc = 'no-such-aarch64-gcc', but no-such-aarch64-gcc is not an executable*",
+    ])

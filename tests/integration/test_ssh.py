@@ -354,3 +354,30 @@ def test_pytest_session_on_the_device_reports_hardware(
         if p.get("name") == "xarch_fidelity"
     }
     assert fidelities == {"hardware"}
+
+
+def test_an_unreachable_device_is_each_tests_error_at_setup_tried_once(
+    sshd: Sshd, probe: Path, pytester: pytest.Pytester
+) -> None:
+    pytester.makefile(".toml", xarch=(
+        f'[target.{host_target().name}]\nssh_identity = "{sshd.identity}"\n'
+        'ssh_known_hosts = "off"\n'
+    ))
+    pytester.makepyfile(test_device=f"""
+        def test_one(xarch_run):
+            xarch_run({str(probe)!r}, "exit", "0")
+
+        def test_two(xarch_run):
+            xarch_run({str(probe)!r}, "exit", "0")
+    """)
+    host = host_target().name
+    closed = f"ssh://{sshd.user}@127.0.0.1:{free_port()}"
+    result = pytester.runpytest_subprocess(
+        f"--xarch={host}", f"--xarch-runner={host}={closed}", "-p", "no:cacheprovider",
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes["errors"] == 2 and "failed" not in outcomes
+    result.stdout.fnmatch_lines([
+        f"*ERROR at setup of test_one?{host}?*", "*cannot connect to device ssh://*refused*",
+        f"*ERROR at setup of test_two?{host}?*", "*(not retried: the connection failed*",
+    ])

@@ -107,6 +107,8 @@ def xarch_build(request: pytest.FixtureRequest, xarch_target: Target) -> BuildFu
     state = state_of(request.config)
     target = state.target(xarch_target)
     base = Path(request.path).parent
+    # No compiler for the target: an error at set-up naming what to install.
+    _or_fail(lambda: _some_compiler(target))
 
     def build_for_target(
         sources: Union[str, Path, Sequence[Union[str, Path]]], *,
@@ -121,6 +123,20 @@ def xarch_build(request: pytest.FixtureRequest, xarch_target: Target) -> BuildFu
         ))
 
     return build_for_target
+
+
+def _some_compiler(target: Target) -> None:
+    """SetupError when neither a C nor a C++ compiler builds for `target` (a test that asks
+    for the language missing finds out when it builds)."""
+    from ..toolchain import find_compiler
+
+    try:
+        find_compiler(target, "c")
+    except XarchError:
+        try:
+            find_compiler(target, "c++")
+        except XarchError:
+            find_compiler(target, "c")  # the C compiler's message: the usual fix
 
 
 class StaticChecker:

@@ -13,6 +13,7 @@ import shlex
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Optional
@@ -29,6 +30,7 @@ from .scripts import _CLEANUP, _KILL, _PROBE, _RUN, _UPLOAD, _VARIABLE_NAME
 CONNECT_TIMEOUT = 5  # seconds for the TCP connect and handshake
 CONTROL_PERSIST = 300  # an orphaned master (we were SIGKILLed) exits after this idle time
 _COMMAND_TIMEOUT = 60.0  # housekeeping commands (probe, upload, kill, cleanup)
+RETRY_AFTER = 60.0  # seconds a failed connection is reported again without a new attempt
 
 
 def _last_line(text: bytes) -> str:
@@ -47,6 +49,7 @@ class Device:
         self._control_dir: Optional[str] = None
         self._uploaded: dict[str, str] = {}  # sha256 -> remote path
         self._lock = threading.RLock()
+        self._failed: Optional[tuple[float, SetupError]] = None  # when, and why
 
     # -- ssh command lines -------------------------------------------------------------
     def _options(self) -> list[str]:
@@ -110,10 +113,19 @@ class Device:
             if self.is_open:
                 self.check_machine(target)
                 return
+            if self._failed and time.monotonic() - self._failed[0] < RETRY_AFTER:
+                # Many tests share one device: one wait for a dead device, not one each.
+                raise SetupError(f"{self._failed[1]} (not retried: the connection failed "
+                                 f"less than {RETRY_AFTER:g} s ago)")
             self._control_dir = tempfile.mkdtemp(prefix="xarch-ssh-", dir=_short_tmp())
             _register(self)
             try:
-                self._start_master()
+                try:
+                    self._start_master()
+                except SetupError as error:
+                    self._failed = (time.monotonic(), error)
+                    raise
+                self._failed = None
                 self._probe(target)
             except BaseException:
                 self.close()

@@ -46,7 +46,7 @@ class SshRunner(Runner):
         self.device.open(self.target)
         return self.device
 
-    def prepare(self, program: str) -> None:
+    def ready(self) -> None:
         """Connect and verify the device; `command` copies the program (checking its loader)."""
         self.connect()
 
