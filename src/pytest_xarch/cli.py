@@ -59,6 +59,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .errors import XarchError
 
     module = _command_module(args.command)
+    if args.command != "run":  # a run's stderr is the program's own
+        from .feedback import listen
+
+        listen(lambda line: print(f"xarch: {line}", file=sys.stderr, flush=True))
     try:
         return int(module.main(args))
     except XarchError as problem:

@@ -144,3 +144,22 @@ cxx = "no-such-aarch64-g++"
         "*ERROR at setup of test_*odd-board*",
         "*sets cc = 'no-such-aarch64-gcc', but no-such-aarch64-gcc is not an executable*",
     ])
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_long_build_says_so_while_it_runs(project: pytest.Pytester, workers: list[str]) -> None:
+    slow = project.path / "slowcc"
+    slow.write_text('#!/bin/sh\ncase "$1" in --version) ;; *) sleep 4 ;; esac\n'
+                    'exec aarch64-linux-gnu-gcc "$@"\n')
+    slow.chmod(0o755)
+    project.makepyprojecttoml(f"""
+[tool.pytest_xarch.target.slow-board]
+base = "aarch64"
+cc = "{slow}"
+""")
+    result = project.runpytest_subprocess("--xarch=slow-board", "-p", "no:cacheprovider",
+                                          *workers)
+    result.assert_outcomes(passed=1)
+    prefix = "[[]gw?[]] xarch: " if workers else "xarch: "
+    result.stderr.fnmatch_lines([f"{prefix}building x.c for slow-board with config ...",
+                                 f"{prefix}building x.c for slow-board with config: done in * s"])

@@ -14,7 +14,8 @@ MAX_LINES = 400
 
 # Lowest first. A module may import from its own layer and the ones below it, never above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("version", "errors", "fidelity", "files", "diskcache", "containment", "process"),
+    ("version", "errors", "fidelity", "files", "diskcache", "feedback", "containment",
+     "process"),
     ("targets", "qemu_facts", "elf", "guestfs"),
     ("settings", "sysroot", "loader", "roots"),
     ("checks", "verdicts", "runners", "toolchain", "binfmt_misc", "canary"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ..feedback import slow
 from ..runners import PreCheck, Runner, RunResult, run
 from ..runners import default_timeout as target_timeout
 from ..targets import Target
@@ -107,14 +108,15 @@ class BinaryRunner:
             runs.append(self.launch(args, timeout or limit))
             return runs[-1]
 
-        names = self.framework.list_cases(launch)
-        if not self.framework.selective and runs:
-            report = self.framework.parse_run(runs[-1], names, Path())
-            self.known = {name: CaseOutcome(found, runs[-1])
-                          for name, found in report.results.items()}
-        elif self.framework.discovers and names:
-            self.known = self.run_cases(names, keep_all=True)
-            names = self.framework.expand(names, list(self.known))
+        with slow(f"listing the cases of {self.binary} for {self.target.name}"):
+            names = self.framework.list_cases(launch)
+            if not self.framework.selective and runs:
+                report = self.framework.parse_run(runs[-1], names, Path())
+                self.known = {name: CaseOutcome(found, runs[-1])
+                              for name, found in report.results.items()}
+            elif self.framework.discovers and names:
+                self.known = self.run_cases(names, keep_all=True)
+                names = self.framework.expand(names, list(self.known))
         return names
 
     def limit(self, count: int) -> float:

@@ -12,7 +12,7 @@ from .. import containment
 from ..errors import XarchError
 from ..report import header_line, runs_section, status_word
 from ..state import PROP_FIDELITY, PROP_TARGET, SessionState, parse_runner_overrides, select_targets
-from . import html, markers, options
+from . import feedback, html, markers, options
 from .fixtures import build_cache_dir
 from .keys import STATE, is_worker, state_of
 from .recorder import Recorder, item_runs, properties
@@ -49,6 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     containment.acquire()
     config.pluginmanager.register(Recorder(state, config), "xarch-recorder")
+    feedback.register(config)
     if state.active:
         html.register(config)
 

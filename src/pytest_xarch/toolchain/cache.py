@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Optional, Union
 
+from ..feedback import slow
 from ..files import append_line, copy_atomic, make_temp_dir, sha256_of, write_atomic
 from ..process import run_tool
 from ..targets import Target
@@ -120,7 +121,8 @@ def build(
     key = build_key(target, compiler, paths, [*flags, "--", *links], static)
     final = cache / key / paths[0].stem
     try:
-        with FileLock(str(cache / f"{key}.lock"), timeout=timeout + 60):
+        with slow(_building(target, compiler, paths)), \
+                FileLock(str(cache / f"{key}.lock"), timeout=timeout + 60):
             if not _intact(final.parent):
                 shutil.rmtree(final.parent, ignore_errors=True)  # damaged: build it again
                 _build_locked(target, compiler, paths, flags, links, cache, key, final, timeout)
@@ -134,6 +136,15 @@ def build(
     destination = Path(os.fspath(output))
     copy_atomic(final, destination)  # replaces a symlink at `destination`, never follows it
     return destination
+
+
+def _building(target: Target, compiler: Compiler, sources: Sequence[Path]) -> str:
+    """What a build that takes long says it is doing (see `feedback.slow`)."""
+    names = " ".join(path.name for path in sources)
+    line = f"building {names} for {target.name} with {compiler.kind}"
+    if compiler.kind == "zig":
+        line += " (zig builds the target's libc on its first use: up to two minutes)"
+    return line
 
 
 def _intact(folder: Path) -> bool:
