@@ -78,3 +78,27 @@ def test_foreground_stderr_goes_through_the_relay_when_it_is_not_a_terminal(
     assert outcome.returncode == 3
     assert capfd.readouterr().err == "one\ntwo\n"
     assert not os.isatty(2)
+
+
+def test_a_watch_of_a_captured_run_sees_stderr_without_the_banner() -> None:
+    class Watch:
+        poll_interval = None
+
+        def __init__(self) -> None:
+            self.stderr = b""
+
+        def feed(self, data: bytes) -> None:
+            pass
+
+        def feed_stderr(self, data: bytes) -> None:
+            self.stderr += data
+
+        def deadline(self) -> None:
+            return None
+
+    watch = Watch()
+    script = "printf 'mine\\nqemu: uncaught target signal 11 (Segmentation fault)\\n' >&2"
+    outcome = process.execute(["/bin/sh", "-c", script], timeout=30, stderr_filter=BANNER,
+                              watch=watch)
+    assert watch.stderr == b"mine\n"
+    assert b"uncaught" in outcome.stderr  # the runner's finish() reads the banner from here

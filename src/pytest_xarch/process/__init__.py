@@ -25,6 +25,7 @@ from .capture import (
     DRAIN_SECONDS,
     BoundedOutput,
     ExitWatch,
+    FilteredWatch,
     LineFilter,
     OutputWatch,
     Pumps,
@@ -113,7 +114,8 @@ def execute(
     shell would run it) and SIGINT, SIGTERM and SIGHUP sent to us are forwarded
     to it; a second one kills the run. There, `stderr_filter` names lines to keep
     off our stderr (QEMU's signal banner); it applies when stderr is not a
-    terminal, whose programs may want it as their own. A `persistent` process (an
+    terminal, whose programs may want it as their own. In captured runs, the
+    `watch` sees stderr without those lines. A `persistent` process (an
     SSH ControlMaster) may leave a daemon that lives until this process ends.
     A `watch` (captured runs) sees the output as it comes and may stop the run earlier,
     as a timeout (`stopped_early`).
@@ -123,6 +125,8 @@ def execute(
     scope = _new_scope(persistent)
     try:
         if capture:
+            if watch is not None and stderr_filter is not None:
+                watch = FilteredWatch(watch, stderr_filter)
             return _execute_captured(list(argv), timeout, _as_bytes(stdin), env, cwd, scope,
                                      output_limit, watch)
         relay = StderrRelay(stderr_filter) if stderr_filter and not isatty(2) else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import select
@@ -9,7 +10,7 @@ import selectors
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 READ_SIZE = 1 << 16
 DRAIN_SECONDS = 5.0  # a process outside the run may hold the pipes open for ever
@@ -196,13 +197,15 @@ class LineFilter:
 
 
 class StderrRelay:
-    """Copies a child's stderr to ours as it comes, without the lines `drop` matches.
+    """Copies a child's stderr to ours (or to `sink`) as it comes, without the lines `drop`
+    matches.
 
     Only a trailing partial line that could still become such a line is held back.
     """
 
-    def __init__(self, drop: LineFilter) -> None:
+    def __init__(self, drop: LineFilter, sink: Optional[Callable[[bytes], None]] = None) -> None:
         self.drop = drop
+        self.sink = sink or functools.partial(_write_all, 2)
         self.held = b""
 
     def feed(self, data: bytes) -> None:
@@ -210,11 +213,29 @@ class StderrRelay:
         cut = data.rfind(b"\n") + 1
         complete, partial = data[:cut], data[cut:]
         self.held = partial if partial and self.drop.could_become(partial) else b""
-        _write_all(2, self.drop.pattern.sub(b"", complete) + (b"" if self.held else partial))
+        self.sink(self.drop.pattern.sub(b"", complete) + (b"" if self.held else partial))
 
     def flush(self) -> None:
-        _write_all(2, self.drop.pattern.sub(b"", self.held))
+        self.sink(self.drop.pattern.sub(b"", self.held))
         self.held = b""
+
+
+class FilteredWatch:
+    """An OutputWatch that sees stderr without the lines `drop` matches (QEMU's banner)."""
+
+    def __init__(self, watch: OutputWatch, drop: LineFilter) -> None:
+        self.watch = watch
+        self.poll_interval = watch.poll_interval
+        self.stderr = StderrRelay(drop, watch.feed_stderr)
+
+    def feed(self, data: bytes) -> None:
+        self.watch.feed(data)
+
+    def feed_stderr(self, data: bytes) -> None:
+        self.stderr.feed(data)
+
+    def deadline(self) -> Optional[float]:
+        return self.watch.deadline()
 
 
 def _write_all(fd: int, data: bytes) -> None:
