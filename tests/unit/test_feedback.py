@@ -12,7 +12,9 @@ from pytest_xarch import feedback
 
 
 @pytest.fixture
-def heard() -> Iterator[list[str]]:
+def heard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The lines said, to this test alone (not to the session's own listener)."""
+    monkeypatch.setattr(feedback, "_listeners", [])
     lines: list[str] = []
     stop = feedback.listen(lines.append)
     yield lines
