@@ -21,6 +21,8 @@ through a wrapper, to show that xdist keeps one launch per binary and spreads
 the binaries over the workers.
 
 It prints ratios; docs/performance.md records them. Nothing here asserts a time.
+With XARCH_BENCH_QUICK=1 it is a smoke run (a few cases, binaries and loop turns,
+one run of each mode): it shows that the benchmark works, not how fast.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from smoke import QUICK
 
 from pytest_xarch.process import execute, run_tool
 
@@ -170,6 +174,16 @@ def main() -> None:
                         help="loop turns each case spins in the guest (--scaling)")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
+    if QUICK:
+        args.cases, args.repeat = min(args.cases, 5 if args.scaling else 10), 1
+        args.scaling = args.scaling and min(args.scaling, 2)
+        args.work = min(args.work, 1000)
+        if args.series:
+            args.series = ",".join(str(max(1, int(n) // 100)) for n in args.series.split(","))
+        print("XARCH_BENCH_QUICK=1: a smoke run (" + (
+            f"--series {args.series}" if args.series else
+            f"--scaling {args.scaling} --cases {args.cases} --work {args.work}" if args.scaling
+            else f"--cases {args.cases}") + ", one run each); these figures are not measurements")
     if args.series:
         report(series([int(n) for n in args.series.split(",")], args.repeat), args.json)
         return

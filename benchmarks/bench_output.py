@@ -13,7 +13,10 @@ RSS (ru_maxrss) and wall time:
                  output limit's head and tail (32 MiB), counts the rest
 
 and reports medians, and the ratios of `run()` to `subprocess` for peak memory and
-wall time. Timing and memory live here, never in the tests.
+wall time. Timing and memory live here, never in the tests. With
+XARCH_BENCH_QUICK=1 it is a smoke run (40 MiB, just over the default output
+limit, one round; results not written unless --json is given): it shows that
+the benchmark works, not what it measures.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from smoke import QUICK
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "bench_output.json"
@@ -78,8 +83,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mib", type=int, default=2048, help="MiB the guest writes")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    parser.add_argument("--json", type=Path, help=f"where to write results ({DEFAULT_JSON})")
     args = parser.parse_args()
+    if QUICK:
+        args.mib, args.rounds = min(args.mib, 40), 1
+        print(f"XARCH_BENCH_QUICK=1: a smoke run ({args.mib} MiB, 1 round); "
+              "these figures are not measurements")
     results: dict[str, dict[str, list[float]]] = {
         name: {"seconds": [], "peak_mib": []} for name in VARIANTS}
     with tempfile.TemporaryDirectory() as scratch:
@@ -105,9 +114,12 @@ def main() -> int:
         print(f"  {name:<11} peak {peak:8.1f} MiB   wall {wall:6.2f} s")
     for label, value in ratios.items():
         print(f"  {label}: {value:.3f}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"mib": args.mib, "summary": summary, "ratios": ratios,
-                                     "raw": results}, indent=2) + "\n")
+    if QUICK and args.json is None:
+        return 0
+    output = args.json or DEFAULT_JSON
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"mib": args.mib, "summary": summary, "ratios": ratios,
+                                  "raw": results}, indent=2) + "\n")
     return 0
 
 

@@ -3,6 +3,9 @@
 
     .venv/bin/python benchmarks/bench_run.py [--rounds 40] [--target aarch64] [--json PATH]
 
+With XARCH_BENCH_QUICK=1 it is a smoke run (one round, no warm-up, results not
+written unless --json is given): it shows that the benchmark works, not how fast.
+
 Builds a dynamic hello world for the target, then measures the variants below,
 interleaved round by round in a shuffled order so that machine load and ordering
 affect every variant alike:
@@ -34,6 +37,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable, Optional
+
+from smoke import QUICK
 
 HELLO = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,13 +156,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--target", default="aarch64")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
+    parser.add_argument("--json", type=Path, help=f"where to write results ({DEFAULT_JSON})")
     args = parser.parse_args(argv)
+    if QUICK:
+        args.rounds, args.warmup = 1, 0
+        print("XARCH_BENCH_QUICK=1: a smoke run (1 round, no warm-up); "
+              "these figures are not measurements")
     results = measure(args.target, args.rounds, args.warmup)
     print(report(results))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {args.json}")
+    if QUICK and args.json is None:
+        return 0
+    path = args.json or DEFAULT_JSON
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {path}")
     return 0
 
 
