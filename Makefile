@@ -14,12 +14,13 @@ PYTEST_ARGS ?=
 # e.g. PROVISION_ARGS="--multiarch arm64" (what CI does: it changes dpkg's configuration)
 PROVISION_ARGS ?=
 
-.PHONY: demo test compat setup provision lint typecheck unit clean-venv bench help
+.PHONY: demo test compat docs setup provision lint typecheck unit clean-venv bench help
 
 help:
 	@echo "make demo    set up everything, then run the demo suite for $(DEMO_TARGETS)"
 	@echo "make test    set up everything, then ruff, mypy and the whole test suite (newest"
 	@echo "             pytest), then the representative tests under the oldest (make compat)"
+	@echo "make docs    the documentation site (mkdocs, strict) in build/site"
 	@echo "make bench   the run-overhead benchmark (see docs/performance.md)"
 
 demo: setup
@@ -48,10 +49,14 @@ $(STAMPS)/venv: pyproject.toml | provision
 	mkdir -p $(STAMPS) && touch $@
 
 lint: $(STAMPS)/venv
-	$(BIN)/ruff check src tests benchmarks qemu noxfile.py
+	$(BIN)/ruff check src tests benchmarks qemu tools noxfile.py
 
 typecheck: $(STAMPS)/venv
 	$(BIN)/mypy
+
+# The documentation site, in build/site (the test suite builds it too, strictly).
+docs: setup
+	$(BIN)/mkdocs build --strict
 
 bench: setup
 	$(BIN)/python benchmarks/bench_run.py

@@ -5,6 +5,8 @@ the collector tests share: where the sample suites are built, and counted QEMU l
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from ..support.tools import missing, require_tool
 from .sshd import SSHD, Sshd
 
 _HERE = Path(__file__).parent
+_ROOT = _HERE.parents[1]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -58,3 +61,18 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     yield server
     close_all()
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sdist and wheel, built from this checkout in an isolated environment."""
+    pytest.importorskip("build")
+    out = tmp_path_factory.mktemp("dist")
+    env = {**os.environ, "PIP_NO_CACHE_DIR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("PYTHONPATH", None)
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(_ROOT)],
+        cwd=out, env=env, capture_output=True, text=True, timeout=600,
+        stdin=subprocess.DEVNULL, check=False)
+    assert built.returncode == 0, f"{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
+    return out

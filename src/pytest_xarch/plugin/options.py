@@ -54,7 +54,7 @@ def add_options(parser: pytest.Parser) -> None:
 
 
 # key -> option dest and its spelling, for the settings' precedence.
-_CLI_KEYS = {
+CLI_KEYS = {
     "targets": ("xarch", "--xarch"),
     "min_fidelity": ("xarch_min_fidelity", "--xarch-min-fidelity"),
     "canary": ("xarch_canary", "--xarch-canary"),
@@ -66,7 +66,7 @@ _CLI_KEYS = {
 def command_line(config: pytest.Config) -> CommandLine:
     """The settings given on the command line, as (value, option) by key."""
     given = {}
-    for key, (dest, option) in _CLI_KEYS.items():
+    for key, (dest, option) in CLI_KEYS.items():
         value = config.getoption(dest)
         if value is not None:
             given[key] = (value, option)
