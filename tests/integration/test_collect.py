@@ -66,7 +66,7 @@ def test_gtest_cases_per_target_with_crash_recovery(
         assert f"{prefix}Math.Adds[{other}]" not in found
     result.stdout.fnmatch_lines([
         "build64/sample_test::Math.Adds?aarch64? PASSED ?emulated?*",
-        "*sample_test.cc:17*", "*the answer is off by one*",
+        "*sample_test.cc:19*", "*the answer is off by one*",
         "*Crash.Segfault crashed: the binary was killed by SIGSEGV*",
     ])
     # The crash cost one case: listing + a batch that crashed + a fresh launch for the rest.

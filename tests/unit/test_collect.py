@@ -496,11 +496,12 @@ def test_progress_files_stderr_under_the_case_running_when_it_came() -> None:
     gtest.feed(b"[ RUN      ] A.one\n")
     gtest.feed_stderr(b"one's warning\n")
     gtest.feed(b"[       OK ] A.one (0 ms)\n")
-    gtest.feed_stderr(b"between cases\n")
+    gtest.feed_stderr(b"read after its end marker\n")
     gtest.feed(b"[ RUN      ] A.two\n")
     gtest.feed_stderr(b"two's ")
     gtest.feed_stderr(b"crash\n")
-    assert gtest.case_stderr() == {"A.one": "one's warning\n", "A.two": "two's crash\n"}
+    assert gtest.case_stderr() == {"A.one": "one's warning\nread after its end marker\n",
+                                   "A.two": "two's crash\n"}
 
 
 def test_report_progress_reads_the_flushed_xml(tmp_path: Path) -> None:

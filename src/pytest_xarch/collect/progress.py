@@ -32,10 +32,11 @@ class CaseProgress:
         self.case_timeout = case_timeout
         self.running: Optional[str] = None
         self.since = 0.0
+        self.latest: Optional[str] = None  # the case that started last (running or not)
         self.stderr: dict[str, bytearray] = {}  # case -> what it wrote to stderr
 
     def started(self, case: str) -> None:
-        self.running, self.since = case, time.monotonic()
+        self.running, self.since, self.latest = case, time.monotonic(), case
         self.stderr.setdefault(case, bytearray())
 
     def ended(self) -> None:
@@ -45,10 +46,14 @@ class CaseProgress:
         """Stdout bytes; the base class reads none."""
 
     def feed_stderr(self, data: bytes) -> None:
-        """Stderr bytes: the running case's (between cases they belong to none)."""
-        if self.running is None:
-            return
-        own = self.stderr[self.running]
+        """Stderr bytes: the case that started last. The two streams arrive through two
+        pipes, so the order between them is only what the reader saw: stdout is read first
+        when both have data (a case's start marker comes before its stderr), and what
+        arrives after a case's end marker, before the next start, is still that case's
+        (its stderr was written before the marker, and read after it)."""
+        if self.latest is None:
+            return  # before the first case: the binary's own start-up
+        own = self.stderr[self.latest]
         own += data
         del own[:-_MAX_CASE_STDERR]
 

@@ -126,7 +126,9 @@ class Pumps:
     def step(self, wait: float) -> None:
         """Wait up to `wait` seconds for something to do, and do it."""
         interval = self.watch.poll_interval
-        for key, _ in self.selector.select(min(wait, interval) if interval else wait):
+        ready = self.selector.select(min(wait, interval) if interval else wait)
+        # Stdout first: a watch orders the two streams by what it read (see `feed_stderr`).
+        for key, _ in sorted(ready, key=lambda event: event[0].fileobj is not self.stdout):
             if key.fileobj is self.stdin:
                 self._write()
             elif key.fileobj in self.open:
