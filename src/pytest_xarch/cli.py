@@ -26,6 +26,7 @@ COMMANDS = {
     "binfmt": "show, install or remove binfmt_misc handlers for targets",
     "canary": "build and run the self-test canary for a target",
     "report": "merge the --xarch-report files of several runs into one confidence matrix",
+    "toolchain": "write a CMake toolchain file, Meson cross file, cargo table or exports",
 }
 
 
