@@ -10,15 +10,18 @@ Builds a dynamic hello world for the target, then measures the variants below,
 interleaved round by round in a shuffled order so that machine load and ordering
 affect every variant alike:
 
-  raw qemu       subprocess.run([qemu-<arch>, -L, SYSROOT, -cpu, BASELINE, ./hello])
-                 (the reference for `xarch run`; the same command as `subprocess` below)
+  raw qemu       subprocess.run([qemu-<arch>, -L, ROOT, -cpu, BASELINE, ./hello]), the
+                 command `xarch run` runs (the reference; the same as `subprocess` below)
   xarch run      subprocess.run([xarch, run, --target, T, --, ./hello])
   xarch run, no check   the same with `check_before_run = false` (no static check first)
+  emulator script   the script `xarch toolchain --format emulator` writes, ./hello
   subprocess     subprocess.run of the raw QEMU command, output captured
   run()          pytest_xarch.run(T, [./hello]) in this process, output captured
 
-and reports medians and the ratios `xarch run / raw qemu` (goal below 1.6) and
-`run() / subprocess` (goal within 1.10). Timing lives here, never in the tests.
+and reports medians of wall time and of CPU time (user + system of the command's
+processes, from getrusage), and the ratios against raw QEMU: `xarch run` in wall
+time (goal 1.6) and in CPU time (goal 1.5), the emulator script in CPU time (goal
+1.1), `run() / subprocess` (goal 1.10). Timing lives here, never in the tests.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -46,6 +50,8 @@ DEFAULT_JSON = ROOT / "benchmarks" / "results" / "bench_run.json"
 GOALS = {
     "xarch run / raw qemu": 1.6,
     "xarch run, no check / raw qemu": 1.6,
+    "xarch run / raw qemu, CPU": 1.5,
+    "emulator script / raw qemu, CPU": 1.1,
     "run() / subprocess": 1.10,
 }
 
@@ -62,10 +68,15 @@ def build_hello(target: str, folder: Path) -> Path:
     return folder / "hello"
 
 
-def timed(action: Callable[[], object]) -> float:
+def timed(action: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child processes it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     action()
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def measure(target: str, rounds: int, warmup: int) -> dict[str, object]:
@@ -80,8 +91,12 @@ def measure(target: str, rounds: int, warmup: int) -> dict[str, object]:
     xarch = str(Path(sys.executable).with_name("xarch"))
     with tempfile.TemporaryDirectory(prefix="xarch-bench-") as scratch:
         hello = str(build_hello(target, Path(scratch)))
-        raw = [runner.qemu_path, "-L", str(runner.sysroot), "-cpu", runner.cpu, hello]
+        raw = [*runner.prefix(), hello]  # what `xarch run` runs: its root, its pinned CPU
         cli = [xarch, "run", "--target", target, "--", hello]
+        script = Path(scratch) / "emulator"
+        subprocess.run([xarch, "toolchain", "--target", target, "--format", "emulator",
+                        "--output", str(script)], check=True, timeout=120)
+        emulated = [str(script), hello]
         no_check_config = Path(scratch) / "xarch.toml"
         no_check_config.write_text("check_before_run = false\n")
         # Measure what users get: byte-code caching on (warm-up rounds write the .pyc files).
@@ -95,6 +110,7 @@ def measure(target: str, rounds: int, warmup: int) -> dict[str, object]:
 
         check(raw)
         check(cli)
+        check(emulated)
         if run(target, [hello]).stdout != "hello\n":
             sys.exit("bench: run() did not print hello")
         variants: dict[str, Callable[[], object]] = {
@@ -104,22 +120,30 @@ def measure(target: str, rounds: int, warmup: int) -> dict[str, object]:
             "xarch run": lambda: subprocess.run(cli, capture_output=True, env=cli_env, timeout=60),
             "xarch run, no check": lambda: subprocess.run(
                 cli, capture_output=True, env=no_check_env, timeout=60),
+            "emulator script": lambda: subprocess.run(emulated, capture_output=True, timeout=60),
             "subprocess": lambda: subprocess.run(raw, capture_output=True, timeout=60),
             "run()": lambda: run(target, [hello]),
         }
         samples: dict[str, list[float]] = {name: [] for name in variants}
+        cpu: dict[str, list[float]] = {name: [] for name in variants}
         order = list(variants)
         shuffle = random.Random(2).shuffle
         for index in range(warmup + rounds):
             shuffle(order)
             for name in order:
-                seconds = timed(variants[name])
+                seconds, cpu_seconds = timed(variants[name])
                 if index >= warmup:
                     samples[name].append(seconds)
+                    cpu[name].append(cpu_seconds)
     medians = {name: statistics.median(values) for name, values in samples.items()}
+    cpu_medians = {name: statistics.median(values) for name, values in cpu.items()
+                   if name != "run()"}  # in this process: not a child's CPU time
     ratios = {
         "xarch run / raw qemu": medians["xarch run"] / medians["raw qemu"],
         "xarch run, no check / raw qemu": medians["xarch run, no check"] / medians["raw qemu"],
+        "xarch run / raw qemu, CPU": cpu_medians["xarch run"] / cpu_medians["raw qemu"],
+        "emulator script / raw qemu, CPU":
+            cpu_medians["emulator script"] / cpu_medians["raw qemu"],
         "run() / subprocess": medians["run()"] / medians["subprocess"],
     }
     from pytest_xarch.runners.qemu import qemu_version
@@ -131,6 +155,7 @@ def measure(target: str, rounds: int, warmup: int) -> dict[str, object]:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "median_ms": {name: round(value * 1000, 2) for name, value in medians.items()},
+        "median_cpu_ms": {name: round(value * 1000, 2) for name, value in cpu_medians.items()},
         "ratios": {name: round(value, 3) for name, value in ratios.items()},
         "goals": GOALS,
         "met": {name: ratios[name] <= goal for name, goal in GOALS.items()},
@@ -142,9 +167,13 @@ def report(results: dict[str, object]) -> str:
     ratios = results["ratios"]
     met = results["met"]
     assert isinstance(medians, dict) and isinstance(ratios, dict) and isinstance(met, dict)
+    cpu = results["median_cpu_ms"]
+    assert isinstance(cpu, dict)
     lines = [f"{results['qemu']}, Python {results['python']}, {results['rounds']} rounds, "
-             f"{results['cpus']} CPUs", "", "| variant | median (ms) |", "|---|---|"]
-    lines += [f"| {name} | {value:.1f} |" for name, value in medians.items()]
+             f"{results['cpus']} CPUs", "", "| variant | median wall (ms) | median CPU (ms) |",
+             "|---|---|---|"]
+    lines += [f"| {name} | {value:.1f} | {cpu[name]:.1f} |" if name in cpu else
+              f"| {name} | {value:.1f} | - |" for name, value in medians.items()]
     lines += ["", "| ratio | measured | goal | met |", "|---|---|---|---|"]
     lines += [f"| {name} | {ratios[name]:.2f}x | <= {goal:.2f}x | {'yes' if met[name] else 'no'} |"
               for name, goal in GOALS.items()]
