@@ -43,7 +43,7 @@ EMULATORS = ("qemu-user", "qemu-user-static")
 TEST_TOOLS = (
     "cmake", "golang-go", "openssh-server", "binutils", "make", "python3-venv",
     "googletest", "catch2", "doctest-dev",  # sources/headers of the collector test suites
-    "meson", "ninja-build", "autoconf", "automake",  # projects built from `xarch toolchain`
+    "meson", "ninja-build", "autoconf", "automake", "libtool",  # `xarch toolchain` projects
 )
 HOST_COMPILERS = ("gcc", "g++", "libc6-dev")
 # Per foreign Debian architecture under --multiarch; the Rust toolchain that uses them.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -235,3 +236,21 @@ def test_no_check_runs_what_the_check_refuses(cross_build: CrossBuilder, tmp_pat
     ran = xarch("run", "--target", "aarch64", "--no-check", "--", program)
     assert ran.returncode == 127  # now the guest's own loader says why
     assert "error while loading shared libraries: libfoo.so.1" in ran.stderr
+
+
+def test_the_shells_library_path_reaches_the_guest_only_when_passed(
+    cross_build: CrossBuilder, tmp_path: Path,
+) -> None:
+    source = ('#include <stdio.h>\n#include <stdlib.h>\nint main(void) { const char *p = '
+              'getenv("LD_LIBRARY_PATH"); puts(p ? p : "-"); return 0; }\n')
+    program = str(cross_build.build("aarch64", source, name="libpath"))
+    env = {**os.environ, "LD_LIBRARY_PATH": str(tmp_path / ".libs")}
+
+    def shown(*options: str) -> str:
+        done = subprocess.run([XARCH, "run", "--target", "aarch64", *options, "--", program],
+                              env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert shown() == "-\n"  # the host's, kept from the guest
+    assert shown("--pass-library-path") == f"{tmp_path / '.libs'}\n"  # what libtool sets

@@ -100,6 +100,21 @@ def test_autotools_exports_configure_for_the_host_and_make_check_runs_under_qemu
     assert "greet on aarch64" in log
 
 
+def test_autotools_with_libtool_wrappers_run_under_libtool_execute(tmp_path: Path) -> None:
+    for tool, package in (("autoreconf", "autoconf"), ("automake", "automake"),
+                          ("libtoolize", "libtool"), ("make", "make")):
+        require_tool(tool, package)
+    source = _project("libtool", tmp_path)
+    exports = _generated("env", tmp_path)
+    _run(["autoreconf", "-i"], cwd=source)
+    output = _run(["sh", "-c", f'. {exports} && ./configure --host="$XARCH_HOST" && make && '
+                   'make check LOG_COMPILER="$XARCH_LIBTOOL_LOG_COMPILER"'], cwd=source)
+    assert "# PASS:  1" in output
+    # The test program is libtool's wrapper script; the real one links libgreet.so.
+    assert (source / "greet_test").read_bytes()[:2] == b"#!"
+    assert "greet on aarch64" in (source / "greet_test.log").read_text()
+
+
 def test_go_exports_build_cgo_and_go_test_execs_through_xarch(tmp_path: Path) -> None:
     require_tool("go", "golang-go")
     source = _project("go", tmp_path)

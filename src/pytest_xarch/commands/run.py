@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ._common import EXIT_TIMEOUT, EXIT_USAGE, error, timeout_is_valid
@@ -12,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `xarch run`."""
     parser.usage = (
         "xarch run --target T [--cpu C] [--sysroot S] [--timeout SEC] [--no-check] "
-        "-- PROG [ARGS...]"
+        "[--pass-library-path] -- PROG [ARGS...]"
     )
     parser.add_argument("--target", "-t", required=True, help="target name (any accepted spelling)")
     parser.add_argument("--cpu", help="QEMU CPU model (default: the target's baseline)")
@@ -22,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-check", action="store_true",
                         help="run without the static check first (check_before_run = false)")
+    parser.add_argument("--pass-library-path", action="store_true",
+                        help="give the program this environment's LD_LIBRARY_PATH (which "
+                        "libtool --mode=execute sets to the build tree's libraries); by "
+                        "default no host loader variable reaches a guest")
     parser.add_argument("program", nargs=argparse.REMAINDER, help="-- PROG [ARGS...]")
 
 
@@ -42,10 +47,12 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     settings = load_settings()
     target = settings.resolve(args.target)
+    library_path = os.environ.get("LD_LIBRARY_PATH") if args.pass_library_path else None
+    env = {"LD_LIBRARY_PATH": library_path} if library_path else None
 
     def launch() -> RunResult:
         return run(target, program, cpu=args.cpu, sysroot=args.sysroot, timeout=args.timeout,
-                   capture=False, emulation_factor=settings.emulation_factor,
+                   capture=False, emulation_factor=settings.emulation_factor, env=env,
                    precheck=precheck if settings.check_before_run and not args.no_check
                    else None)
 

@@ -62,6 +62,9 @@ class ToolchainFacts:
     find_roots: tuple[str, ...]  # where CMake looks for the target's libraries and headers
     tools: dict[str, str]  # ar, strip, ranlib, pkg-config: the target's own, when installed
     emulation_factor: float = 5.0  # the emulator script's timeout: the target's, times this
+    # The emulator under `libtool --mode=execute` (xarch run passing libtool's library path);
+    # None for an emulator given instead of xarch run.
+    libtool_emulator: Optional[tuple[str, ...]] = None
 
     @property
     def cpu(self) -> str:
@@ -95,10 +98,11 @@ def gather(target: Target, emulator: Optional[Sequence[str]] = None, *,
         found = shutil.which(f"{target.triple}-{tool}")
         if found:
             tools[tool] = found
+    xarch_run = (*xarch_command(), "run", "--target", target.name)
     return ToolchainFacts(
-        target, cc, cxx, tuple(emulator or (*xarch_command(), "run", "--target", target.name,
-                                            "--")),
-        sysroot, tuple(path for path in trees if os.path.isdir(path)), tools, emulation_factor)
+        target, cc, cxx, tuple(emulator or (*xarch_run, "--")), sysroot,
+        tuple(path for path in trees if os.path.isdir(path)), tools, emulation_factor,
+        None if emulator else (*xarch_run, "--pass-library-path", "--"))
 
 
 def render(facts: ToolchainFacts, form: str) -> str:
@@ -239,6 +243,14 @@ def autotools_environment(facts: ToolchainFacts) -> str:
     lines = [_header(facts, "env").rstrip(),
              "# ./configure --host=\"$XARCH_HOST\" && make && make check"]
     lines += [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+    if facts.libtool_emulator:
+        # libtool's wrapper scripts: libtool runs the real program with the build tree's
+        # library path, which `xarch run --pass-library-path` gives the guest.
+        libtool = facts.libtool_emulator
+        lines += ["# Test programs linked with the project's libtool libraries:",
+                  "# make check LOG_COMPILER=\"$XARCH_LIBTOOL_LOG_COMPILER\"",
+                  "export XARCH_LIBTOOL_LOG_COMPILER="
+                  f"{shlex.quote('$(LIBTOOL) --mode=execute ' + shlex.join(libtool))}"]
     return "\n".join(lines) + "\n"
 
 
