@@ -65,14 +65,22 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
 
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sdist and wheel, built from this checkout in an isolated environment."""
+    """The sdist and wheel, built from this checkout in an isolated environment: once per
+    session, by the first xdist worker that asks (a build writes into the source tree)."""
     pytest.importorskip("build")
-    out = tmp_path_factory.mktemp("dist")
-    env = {**os.environ, "PIP_NO_CACHE_DIR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    env.pop("PYTHONPATH", None)
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(_ROOT)],
-        cwd=out, env=env, capture_output=True, text=True, timeout=600,
-        stdin=subprocess.DEVNULL, check=False)
-    assert built.returncode == 0, f"{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist the workers' base directories share a parent of this session's own.
+    out = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "xarch-dist"
+    with FileLock(str(out) + ".lock"):
+        if not list(out.glob("*.whl")):
+            out.mkdir(exist_ok=True)
+            env = {**os.environ, "PIP_NO_CACHE_DIR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+            env.pop("PYTHONPATH", None)
+            built = subprocess.run(
+                [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out),
+                 str(_ROOT)], cwd=out, env=env, capture_output=True, text=True, timeout=600,
+                stdin=subprocess.DEVNULL, check=False)
+            assert built.returncode == 0, f"{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
     return out
