@@ -311,13 +311,18 @@ def test_xarch_run_uses_the_configured_device(
     assert board["runner_status"] == f"reachable, {os.uname().machine}"
 
 
-def test_pytest_session_on_the_device_reports_hardware(
-    sshd: Sshd, probe: Path, pytester: pytest.Pytester
-) -> None:
+def _device_config(pytester: pytest.Pytester, sshd: Sshd) -> None:
+    """An xarch.toml that logs in to the loopback device as this host's target."""
     pytester.makefile(".toml", xarch=(
         f'[target.{host_target().name}]\nssh_identity = "{sshd.identity}"\n'
         'ssh_known_hosts = "off"\n'
     ))
+
+
+def test_pytest_session_on_the_device_reports_hardware(
+    sshd: Sshd, probe: Path, pytester: pytest.Pytester
+) -> None:
+    _device_config(pytester, sshd)
     pytester.makepyfile(test_device=f"""
         import pytest
         PROBE = {str(probe)!r}
@@ -359,10 +364,7 @@ def test_pytest_session_on_the_device_reports_hardware(
 def test_an_unreachable_device_is_each_tests_error_at_setup_tried_once(
     sshd: Sshd, probe: Path, pytester: pytest.Pytester
 ) -> None:
-    pytester.makefile(".toml", xarch=(
-        f'[target.{host_target().name}]\nssh_identity = "{sshd.identity}"\n'
-        'ssh_known_hosts = "off"\n'
-    ))
+    _device_config(pytester, sshd)
     pytester.makepyfile(test_device=f"""
         def test_one(xarch_run):
             xarch_run({str(probe)!r}, "exit", "0")

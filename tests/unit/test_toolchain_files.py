@@ -79,3 +79,8 @@ def test_go_and_autotools_exports() -> None:
                  "export AR=/usr/bin/arm-linux-gnueabihf-ar",
                  "export LOG_COMPILER='/opt/venv/bin/xarch run --target armv7 --'"):
         assert line in env.splitlines()
+    assert "XARCH_LIBTOOL_LOG_COMPILER" not in env  # a custom emulator: no libtool form
+    libtool = (*EMULATOR[:-1], "--pass-library-path", "--")
+    env = render(facts(libtool_emulator=libtool), "env")
+    assert ("export XARCH_LIBTOOL_LOG_COMPILER='$(LIBTOOL) --mode=execute /opt/venv/bin/xarch "
+            "run --target armv7 --pass-library-path --'") in env.splitlines()

@@ -2,8 +2,10 @@
 
 `options` declares and reads the options (from the settings schema), `markers`
 parametrizes and gates tests, `recorder` keeps what every test obtained,
-`fixtures` are the user-facing fixtures, `hooks` wires them to pytest. Below it
-is a library that never imports pytest.
+`fixtures` are the user-facing fixtures, `hooks` wires them to pytest,
+`scheduling` groups a binary's cases for xdist, `html` adds pytest-html columns
+and `feedback` puts lines about long work on the terminal. Below it is a library
+that never imports pytest.
 """
 
 from __future__ import annotations
