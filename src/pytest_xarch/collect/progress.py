@@ -7,8 +7,9 @@ doctest flush into their XML report) and gives the process layer a deadline:
 when the running case outlives its own timeout, the launch is stopped there,
 that case is reported timed out, and the rest of the batch runs again.
 
-It also files the stderr that arrives while a case runs under that case, so
-that a failed or crashed case shows its own stderr, not the whole launch's.
+It also files the stderr that arrives after a case's start marker, until the
+next case starts, under that case, so that a failed or crashed case shows its
+own stderr, not the whole launch's (see `CaseProgress.feed_stderr`).
 """
 
 from __future__ import annotations
