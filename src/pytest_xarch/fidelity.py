@@ -16,8 +16,9 @@ class Fidelity(enum.Enum):
 
     STATIC = 0  # checked, not run
     EMULATED = 1  # QEMU user-mode (explicit or through binfmt_misc)
-    NATIVE = 2  # this host's own CPU, same ISA
-    HARDWARE = 3  # a declared target device
+    SYSTEM = 2  # a target kernel under qemu-system (the level exists; no runner yields it yet)
+    NATIVE = 3  # this host's own CPU, same ISA
+    HARDWARE = 4  # a declared target device
 
     def __str__(self) -> str:
         return self.name.lower()

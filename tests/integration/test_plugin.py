@@ -125,6 +125,39 @@ def test_results_carry_fidelity_and_markers_restrict(suite: pytest.Pytester) -> 
     ])
 
 
+def test_min_fidelity_marker_runs_a_test_only_where_its_runner_reaches_the_level(
+    suite: pytest.Pytester,
+) -> None:
+    suite.makepyfile(test_levels="""
+import pytest
+
+@pytest.mark.xarch_min_fidelity("native", reason="reads /proc/cpuinfo")
+def test_needs_silicon(xarch_run, hello):
+    assert xarch_run(hello).returncode == 0
+
+@pytest.mark.xarch_min_fidelity("system")
+def test_needs_a_kernel(xarch_run, hello):
+    assert xarch_run(hello).returncode == 0
+
+@pytest.mark.xarch_min_fidelity("emulated")
+def test_emulation_will_do(xarch_run, hello):
+    assert xarch_run(hello).returncode == 0
+""")
+    result = suite.runpytest("test_levels.py", "--xarch=aarch64,x86_64", "-v", "-rs",
+                             "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4, skipped=2)
+    for line in (
+        "*test_needs_silicon?x86_64? PASSED ?native?*",
+        "*test_needs_a_kernel?x86_64? PASSED ?native?*",  # native is above system
+        "*test_emulation_will_do?aarch64? PASSED ?emulated?*",
+        "SKIPPED * aarch64 runs under qemu-aarch64 * (emulated) here; needs fidelity native "
+        "or above: reads /proc/cpuinfo",
+        "SKIPPED * aarch64 runs under qemu-aarch64 * (emulated) here; needs fidelity system "
+        "or above",
+    ):
+        result.stdout.fnmatch_lines([line])
+
+
 def test_indirect_parametrization_by_hand(suite: pytest.Pytester) -> None:
     suite.makepyfile(test_manual="""
 import pytest
@@ -292,6 +325,11 @@ def test_unknown_target_lists_known_and_nearest(pytester: pytest.Pytester) -> No
         ('@pytest.mark.hardware_only("a", "b")',
          "*bad arguments; use @pytest.mark.hardware_only(reason=*"),
         ('@pytest.mark.hardware_only(reason=3)', "*reason must be a string*"),
+        ('@pytest.mark.xarch_min_fidelity("silicon")',
+         "*unknown fidelity level 'silicon': expected one of static, emulated, system, native, "
+         "hardware (in @pytest.mark.xarch_min_fidelity(*"),
+        ('@pytest.mark.xarch_min_fidelity()', "*bad arguments; use "
+         "@pytest.mark.xarch_min_fidelity(*"),
     ],
 )
 def test_bad_marker_arguments_quote_the_signature(

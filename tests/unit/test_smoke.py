@@ -56,3 +56,6 @@ def test_fidelity_equals_and_hashes_like_its_name() -> None:
     assert min(Fidelity.HARDWARE, Fidelity.STATIC, Fidelity.NATIVE) is Fidelity.STATIC
     assert Fidelity.EMULATED < Fidelity.NATIVE and Fidelity.HARDWARE >= "native"
     assert sorted(Fidelity, reverse=True)[0] is Fidelity.HARDWARE
+    assert [str(level) for level in sorted(Fidelity)] == [
+        "static", "emulated", "system", "native", "hardware"]
+    assert not Fidelity.SYSTEM.is_silicon and Fidelity.NATIVE.is_silicon

@@ -1,4 +1,5 @@
-"""The xarch and hardware_only markers: registration, parsing, and what they do to items."""
+"""The xarch, hardware_only and xarch_min_fidelity markers: registration, parsing, and what
+they do to items."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from ..collect.items import ISOLATE_MARKER
 from ..errors import XarchError
+from ..fidelity import Fidelity
 from ..settings import Settings
 from ..state import Deselection, SessionState
 from ..targets import Target
@@ -17,6 +19,8 @@ from .keys import ARGNAME, UNPROVEN, state_of
 
 XARCH_MARKER_SIGNATURE = '@pytest.mark.xarch(*targets: str, skip=["<target>", ...])'
 HARDWARE_MARKER_SIGNATURE = '@pytest.mark.hardware_only(reason="<why it needs real silicon>")'
+MIN_FIDELITY_SIGNATURE = ('@pytest.mark.xarch_min_fidelity("<static|emulated|system|native|'
+                          'hardware>", reason="<why>")')
 
 
 def register(config: pytest.Config) -> None:
@@ -30,6 +34,11 @@ def register(config: pytest.Config) -> None:
         "markers",
         "hardware_only(reason=...): run only on real silicon (fidelity native or hardware); "
         "skipped with the reason under emulation",
+    )
+    config.addinivalue_line(
+        "markers",
+        "xarch_min_fidelity(level, reason=...): run only where the target's runner reaches "
+        "at least this fidelity (e.g. \"native\"); skipped with the reason elsewhere",
     )
     config.addinivalue_line(
         "markers", f"{ISOLATE_MARKER}: run this test-binary case in a launch of its own",
@@ -114,6 +123,19 @@ def parse_hardware_only(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
     return reason
 
 
+def parse_min_fidelity(args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Fidelity, str]:
+    """(level, reason) of an `xarch_min_fidelity` marker; ValueError quoting the signature."""
+    if len(args) != 1 or set(kwargs) - {"reason"} or not isinstance(args[0], str):
+        raise ValueError(f"bad arguments; use {MIN_FIDELITY_SIGNATURE}")
+    reason = kwargs.get("reason", "")
+    if not isinstance(reason, str):
+        raise ValueError(f"reason must be a string; use {MIN_FIDELITY_SIGNATURE}")
+    try:
+        return Fidelity.parse(args[0]), reason
+    except ValueError as error:
+        raise ValueError(f"{error} (in {MIN_FIDELITY_SIGNATURE})") from None
+
+
 def _argnames(spec: Union[str, Sequence[str]]) -> list[str]:
     if isinstance(spec, str):
         return [name.strip() for name in spec.split(",")]
@@ -177,6 +199,7 @@ def sort_out(items: list[pytest.Item], config: pytest.Config) -> list[pytest.Ite
         except XarchError as error:
             raise pytest.UsageError(f"{item.nodeid}: {error}") from None
         gate_hardware_only(item, state)
+        gate_min_fidelity(item, state)
         callspec = getattr(item, "callspec", None)
         value = callspec.params.get(ARGNAME) if callspec is not None else None
         if isinstance(value, NoTarget):
@@ -204,4 +227,27 @@ def gate_hardware_only(item: pytest.Item, state: SessionState) -> None:
         how = f"runs under {description}" if kind != "unavailable" else "has no runner"
         item.add_marker(pytest.mark.skip(
             reason=f"{target.name} {how} here; needs real hardware: {reason}"
+        ))
+
+
+def gate_min_fidelity(item: pytest.Item, state: SessionState) -> None:
+    """Skip what needs a fidelity its target's runner does not reach here."""
+    marker = item.get_closest_marker("xarch_min_fidelity")
+    if marker is None:
+        return
+    try:
+        level, reason = parse_min_fidelity(marker.args, marker.kwargs)
+    except ValueError as error:
+        raise pytest.UsageError(f"{item.nodeid}: {error}") from None
+    target = item_target(item)
+    if target is None:
+        return
+    kind, description, fidelity = state.runner_summary(target, engine_only=True)
+    if fidelity < level:
+        item.stash[UNPROVEN] = reason or f"needs fidelity {level}"
+        how = f"runs under {description} ({fidelity})" if kind != "unavailable" else \
+            "has no runner"
+        item.add_marker(pytest.mark.skip(
+            reason=f"{target.name} {how} here; needs fidelity {level} or above"
+            f"{': ' + reason if reason else ''}"
         ))

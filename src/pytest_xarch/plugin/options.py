@@ -26,7 +26,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--xarch-min-fidelity", metavar="LEVEL", default=None,
         help="fail the session when a test was obtained below LEVEL "
-        "(static, emulated, native, hardware)",
+        "(static, emulated, system, native, hardware)",
     )
     group.addoption(
         "--xarch-report", metavar="PATH", default=None,
