@@ -43,7 +43,7 @@ EMULATORS = ("qemu-user", "qemu-user-static")
 TEST_TOOLS = (
     "cmake", "golang-go", "openssh-server", "binutils", "make", "python3-venv",
     "googletest", "catch2", "doctest-dev",  # sources/headers of the collector test suites
-    "meson", "ninja-build", "autoconf", "automake", "libtool",  # `xarch toolchain` projects
+    "meson", "ninja-build", "autoconf", "automake", "libtool", "pkg-config",  # `xarch toolchain`
 )
 HOST_COMPILERS = ("gcc", "g++", "libc6-dev")
 # Per foreign Debian architecture under --multiarch; the Rust toolchain that uses them.

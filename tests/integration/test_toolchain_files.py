@@ -69,6 +69,30 @@ def test_cmake_toolchain_file_builds_and_ctest_runs_discovered_gtests(tmp_path: 
     assert greet.read_bytes()[18] == 183  # e_machine: AArch64, the project's own library
 
 
+def test_cmake_toolchain_file_keeps_pkg_config_to_the_targets_files(tmp_path: Path) -> None:
+    require_tool("cmake", "cmake")
+    require_tool("pkg-config", "pkg-config")
+    # An aarch64 library of the test's own, described by a .pc file the user points at.
+    own = tmp_path / "own"
+    (own / "lib" / "pkgconfig").mkdir(parents=True)
+    (tmp_path / "greet.c").write_text((PROJECTS / "common" / "greet.c").read_text())
+    (tmp_path / "greet.h").write_text((PROJECTS / "common" / "greet.h").read_text())
+    _run(["aarch64-linux-gnu-gcc", "-c", "-o", str(tmp_path / "greet.o"),
+          str(tmp_path / "greet.c")], cwd=tmp_path)
+    _run(["aarch64-linux-gnu-ar", "rcs", str(own / "lib" / "libgreet.a"),
+          str(tmp_path / "greet.o")], cwd=tmp_path)
+    (own / "lib" / "pkgconfig" / "greet.pc").write_text(
+        f"prefix={own}\nlibdir=${{prefix}}/lib\nName: greet\nDescription: test\n"
+        "Version: 1\nLibs: -L${libdir} -lgreet\n")
+    toolchain = _generated("cmake", tmp_path)
+    env = {**os.environ, "PKG_CONFIG_PATH": str(own / "lib" / "pkgconfig")}
+    output = _run(["cmake", "-S", str(PROJECTS / "pkgconfig"), "-B", str(tmp_path / "build"),
+                   f"-DCMAKE_TOOLCHAIN_FILE={toolchain}"], cwd=tmp_path, env=env)
+    assert f"greet found: '1' {own}/lib/libgreet.a" in output
+    if not Path("/usr/lib/aarch64-linux-gnu/pkgconfig/zlib.pc").exists():
+        assert "zlib found: ''" in output  # the host's zlib.pc is not the target's
+
+
 def test_meson_cross_file_builds_and_meson_test_runs_through_the_wrapper(
     tmp_path: Path,
 ) -> None:

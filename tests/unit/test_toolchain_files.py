@@ -41,12 +41,18 @@ def test_cmake_names_system_compilers_root_policy_and_emulator() -> None:
                  'set(CMAKE_CROSSCOMPILING_EMULATOR "/opt/venv/bin/xarch;run;--target;armv7;--")'):
         assert line in text.splitlines()
     assert "CMAKE_SYSROOT" not in text  # Debian's cross gcc knows its own
+    text = render(facts(pkg_config_dirs=("/usr/lib/arm-linux-gnueabihf/pkgconfig",
+                                         "/usr/share/pkgconfig")), "cmake")
+    assert ('set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/arm-linux-gnueabihf/pkgconfig:'
+            '/usr/share/pkgconfig")') in text.splitlines()
+    assert "PKG_CONFIG_SYSROOT_DIR" not in text
     clang = Compiler("clang", ("/usr/bin/clang", "--target=arm-linux-gnueabihf",
                                "--sysroot=/srv/rootfs"), "clang 14", "c")
     text = render(facts(cc=clang, cxx=None, sysroot="/srv/rootfs"), "cmake")
     assert ('set(CMAKE_C_COMPILER "/usr/bin/clang;--target=arm-linux-gnueabihf;'
             '--sysroot=/srv/rootfs")') in text
     assert 'set(CMAKE_SYSROOT "/srv/rootfs")' in text and "CMAKE_CXX_COMPILER" not in text
+    assert 'set(ENV{PKG_CONFIG_SYSROOT_DIR} "/srv/rootfs")' in text
 
 
 def test_meson_cross_file_has_binaries_wrapper_and_host_machine() -> None:
@@ -54,6 +60,9 @@ def test_meson_cross_file_has_binaries_wrapper_and_host_machine() -> None:
     assert "exe_wrapper = ['/opt/venv/bin/xarch', 'run', '--target', 'armv7', '--']" in text
     assert "c = ['/usr/bin/arm-linux-gnueabihf-gcc']" in text
     assert "cpu_family = 'arm'\ncpu = 'cortex-a7'\nendian = 'little'" in text
+    assert "pkg-config = 'pkg-config'" in text  # the host's, reading the target's .pc files
+    assert "pkg_config_libdir = ['/usr/share/pkgconfig']" in render(
+        facts(pkg_config_dirs=("/usr/share/pkgconfig",)), "meson")
     board = facts(target=dataclasses.replace(facts().target, cpu="cortex-a15"))
     assert "cpu = 'cortex-a15'" in render(board, "meson")
 

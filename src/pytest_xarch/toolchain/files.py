@@ -61,6 +61,7 @@ class ToolchainFacts:
     sysroot: Optional[str]  # a root the compiler must be told of (configured, or clang's)
     find_roots: tuple[str, ...]  # where CMake looks for the target's libraries and headers
     tools: dict[str, str]  # ar, strip, ranlib, pkg-config: the target's own, when installed
+    pkg_config_dirs: tuple[str, ...] = ()  # where the target's .pc files are (not the host's)
     emulation_factor: float = 5.0  # the emulator script's timeout: the target's, times this
     # The emulator under `libtool --mode=execute` (xarch run passing libtool's library path);
     # None for an emulator given instead of xarch run.
@@ -101,8 +102,19 @@ def gather(target: Target, emulator: Optional[Sequence[str]] = None, *,
     xarch_run = (*xarch_command(), "run", "--target", target.name)
     return ToolchainFacts(
         target, cc, cxx, tuple(emulator or (*xarch_run, "--")), sysroot,
-        tuple(path for path in trees if os.path.isdir(path)), tools, emulation_factor,
+        tuple(path for path in trees if os.path.isdir(path)), tools,
+        _pkg_config_dirs(target, sysroot), emulation_factor,
         None if emulator else (*xarch_run, "--pass-library-path", "--"))
+
+
+def _pkg_config_dirs(target: Target, sysroot: Optional[str]) -> tuple[str, ...]:
+    """The target's pkg-config directories: the sysroot's, else Debian's multiarch and
+    cross-tree ones, and the architecture-independent one."""
+    if sysroot:  # paths inside it; PKG_CONFIG_SYSROOT_DIR maps what the .pc files say
+        return (f"{sysroot}/usr/lib/{target.triple}/pkgconfig", f"{sysroot}/usr/lib/pkgconfig",
+                f"{sysroot}/usr/share/pkgconfig")
+    return (f"/usr/lib/{target.triple}/pkgconfig", f"/usr/{target.triple}/lib/pkgconfig",
+            "/usr/share/pkgconfig")
 
 
 def render(facts: ToolchainFacts, form: str) -> str:
@@ -148,6 +160,12 @@ def cmake_toolchain(facts: ToolchainFacts) -> str:
             lines.append(f"set({variable} {_cmake_quote(facts.tools[tool])})")
     if facts.find_roots:
         lines.append(f"set(CMAKE_FIND_ROOT_PATH {_cmake_list(facts.find_roots)})")
+    lines.append("# pkg-config reads the target's .pc files, never the host's.")
+    if "pkg-config" in facts.tools:
+        lines.append(f"set(PKG_CONFIG_EXECUTABLE {_cmake_quote(facts.tools['pkg-config'])})")
+    lines.append(f"set(ENV{{PKG_CONFIG_LIBDIR}} {_cmake_quote(':'.join(facts.pkg_config_dirs))})")
+    if facts.sysroot:
+        lines.append(f"set(ENV{{PKG_CONFIG_SYSROOT_DIR}} {_cmake_quote(facts.sysroot)})")
     lines += [
         "# Programs from the host; libraries, headers and packages from the target's root.",
         "set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)",
@@ -166,7 +184,8 @@ def meson_cross_file(facts: ToolchainFacts) -> str:
     binaries = [f"c = {_meson_list(facts.cc.argv)}"]
     if facts.cxx:
         binaries.append(f"cpp = {_meson_list(facts.cxx.argv)}")
-    binaries += [f"{tool} = {_meson_str(path)}" for tool, path in facts.tools.items()]
+    tools = {"pkg-config": "pkg-config", **facts.tools}  # the host's, on the target's .pc files
+    binaries += [f"{tool} = {_meson_str(path)}" for tool, path in tools.items()]
     binaries.append(f"exe_wrapper = {_meson_list(facts.emulator)}")
     lines = [_header(facts, "meson").rstrip(), "[binaries]", *binaries, ""]
     if target.cflags or target.ldflags or facts.sysroot:
@@ -178,8 +197,10 @@ def meson_cross_file(facts: ToolchainFacts) -> str:
             lines += [f"c_link_args = {_meson_list(target.ldflags)}",
                       f"cpp_link_args = {_meson_list(target.ldflags)}"]
         lines.append("")
+    lines += ["[properties]", f"pkg_config_libdir = {_meson_list(facts.pkg_config_dirs)}"]
     if facts.sysroot:
-        lines += ["[properties]", f"sys_root = {_meson_str(facts.sysroot)}", ""]
+        lines.append(f"sys_root = {_meson_str(facts.sysroot)}")
+    lines.append("")
     lines += [
         "[host_machine]",
         "system = 'linux'",
@@ -235,6 +256,9 @@ def autotools_environment(facts: ToolchainFacts) -> str:
                        ("pkg-config", "PKG_CONFIG")):
         if tool in facts.tools:
             values[name] = facts.tools[tool]
+    values["PKG_CONFIG_LIBDIR"] = ":".join(facts.pkg_config_dirs)
+    if facts.sysroot:
+        values["PKG_CONFIG_SYSROOT_DIR"] = facts.sysroot
     if target.cflags:
         values["CFLAGS"] = shlex.join(target.cflags)
     if target.ldflags:
