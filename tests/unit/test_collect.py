@@ -493,15 +493,43 @@ def test_progress_files_stderr_under_the_case_running_when_it_came() -> None:
 
     gtest = GoogleTest().progress(Path("/x"), 5.0)
     gtest.feed_stderr(b"before any case\n")
+    gtest.read_round()
     gtest.feed(b"[ RUN      ] A.one\n")
     gtest.feed_stderr(b"one's warning\n")
+    gtest.read_round()
     gtest.feed(b"[       OK ] A.one (0 ms)\n")
+    gtest.read_round()
     gtest.feed_stderr(b"read after its end marker\n")
+    gtest.read_round()
     gtest.feed(b"[ RUN      ] A.two\n")
+    gtest.read_round()
     gtest.feed_stderr(b"two's ")
+    gtest.read_round()
     gtest.feed_stderr(b"crash\n")
     assert gtest.case_stderr() == {"A.one": "one's warning\nread after its end marker\n",
                                    "A.two": "two's crash\n"}
+
+
+def test_progress_tells_no_stderr_apart_when_one_read_spans_two_cases() -> None:
+    from pytest_xarch.collect.gtest import GoogleTest
+
+    gtest = GoogleTest().progress(Path("/x"), 5.0)
+    gtest.read_round()
+    gtest.feed(b"[ RUN      ] A.one\n")
+    gtest.read_round()
+    gtest.feed_stderr(b"one's warning\n")
+    # A round that read A.one's end marker and stderr: still A.one's.
+    gtest.read_round()
+    gtest.feed(b"[       OK ] A.one (0 ms)\n")
+    gtest.feed_stderr(b"one's last words\n")
+    assert not gtest.mixed
+    # One round read A.two's start, its end, A.three's start and stderr: whose is it?
+    gtest.read_round()
+    gtest.feed(b"[ RUN      ] A.two\n")
+    gtest.read_round()
+    gtest.feed(b"[       OK ] A.two (0 ms)\n[ RUN      ] A.three\n")
+    gtest.feed_stderr(b"two's or three's\n")
+    assert gtest.mixed and gtest.case_stderr() == {}
 
 
 def test_report_progress_reads_the_flushed_xml(tmp_path: Path) -> None:

@@ -93,6 +93,9 @@ def test_a_watch_of_a_captured_run_sees_stderr_without_the_banner() -> None:
         def feed_stderr(self, data: bytes) -> None:
             self.stderr += data
 
+        def read_round(self) -> None:
+            pass
+
         def deadline(self) -> None:
             return None
 

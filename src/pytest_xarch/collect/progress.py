@@ -9,7 +9,8 @@ that case is reported timed out, and the rest of the batch runs again.
 
 It also files the stderr that arrives after a case's start marker, until the
 next case starts, under that case, so that a failed or crashed case shows its
-own stderr, not the whole launch's (see `CaseProgress.feed_stderr`).
+own stderr, not the whole launch's (see `CaseProgress.feed_stderr`); when the
+order of the two streams cannot be told, it says so instead of guessing.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ class CaseProgress:
         self.running: Optional[str] = None
         self.since = 0.0
         self.latest: Optional[str] = None  # the case that started last (running or not)
+        self.round_began_in: Optional[str] = None  # `running` when this round of reads began
         self.stderr: dict[str, bytearray] = {}  # case -> what it wrote to stderr
+        self.mixed = False  # some stderr could be one of two cases': none is told apart
 
     def started(self, case: str) -> None:
         self.running, self.since, self.latest = case, time.monotonic(), case
@@ -46,20 +49,28 @@ class CaseProgress:
     def feed(self, data: bytes) -> None:
         """Stdout bytes; the base class reads none."""
 
+    def read_round(self) -> None:
+        self.round_began_in = self.running
+
     def feed_stderr(self, data: bytes) -> None:
-        """Stderr bytes: the case that started last. The two streams arrive through two
-        pipes, so the order between them is only what the reader saw: stdout is read first
-        when both have data (a case's start marker comes before its stderr), and what
-        arrives after a case's end marker, before the next start, is still that case's
-        (its stderr was written before the marker, and read after it)."""
+        """Stderr bytes: the case that started last. The two streams come through two
+        pipes, so their order is what the reader saw: what arrives after a case's start
+        marker, until the next start, is that case's (a case's stderr is written before
+        its end marker; read after it, it is still its). When one round of reads took in
+        a case's end, the next one's start and stderr, the stderr may be either's: the
+        launch then tells no case's stderr apart (`case_stderr` is empty)."""
         if self.latest is None:
             return  # before the first case: the binary's own start-up
+        if self.round_began_in is not None and self.round_began_in != self.latest:
+            self.mixed = True  # the case running when the round began ended in it
         own = self.stderr[self.latest]
         own += data
         del own[:-_MAX_CASE_STDERR]
 
     def case_stderr(self) -> dict[str, str]:
-        """Each started case's own stderr, as far as the arrival order tells."""
+        """Each started case's own stderr; empty when the order could not be told."""
+        if self.mixed:
+            return {}
         return {case: data.decode(errors="replace") for case, data in self.stderr.items()}
 
     def deadline(self) -> Optional[float]:

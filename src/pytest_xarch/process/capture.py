@@ -92,6 +92,10 @@ class OutputWatch(Protocol):
     def feed_stderr(self, data: bytes) -> None:
         """Stderr bytes, as they arrive."""
 
+    def read_round(self) -> None:
+        """A round of reads begins: what it reads of the two streams was ready at once, so
+        the order between them within the round is unknown."""
+
     def deadline(self) -> Optional[float]:
         """The `time.monotonic()` at which to stop the process, or None."""
 
@@ -127,7 +131,9 @@ class Pumps:
         """Wait up to `wait` seconds for something to do, and do it."""
         interval = self.watch.poll_interval
         ready = self.selector.select(min(wait, interval) if interval else wait)
-        # Stdout first: a watch orders the two streams by what it read (see `feed_stderr`).
+        if ready and self.output_watch is not None:
+            self.output_watch.read_round()
+        # Stdout first: a watch orders the two streams by what it read (see `read_round`).
         for key, _ in sorted(ready, key=lambda event: event[0].fileobj is not self.stdout):
             if key.fileobj is self.stdin:
                 self._write()
@@ -174,7 +180,10 @@ class Pumps:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            for key, _ in self.selector.select(remaining):
+            ready = self.selector.select(remaining)
+            if ready and self.output_watch is not None:
+                self.output_watch.read_round()
+            for key, _ in sorted(ready, key=lambda event: event[0].fileobj is not self.stdout):
                 if key.fileobj in self.open:
                     self._read(key.fileobj)
 
@@ -235,6 +244,9 @@ class FilteredWatch:
 
     def feed_stderr(self, data: bytes) -> None:
         self.stderr.feed(data)
+
+    def read_round(self) -> None:
+        self.watch.read_round()
 
     def deadline(self) -> Optional[float]:
         return self.watch.deadline()

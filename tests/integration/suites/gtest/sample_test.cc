@@ -6,15 +6,21 @@
 #include <cstdlib>
 #include <thread>
 
+// Writes to stderr well after the case's start marker and well before its end, so that the
+// reader, which tells the two pipes' order by arrival, reads the three apart.
+static void Say(const char *line) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  std::fputs(line, stderr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+}
+
 TEST(Math, Adds) {
-  std::fputs("stderr of Math.Adds\n", stderr);
-  // Read before the case's end marker: the reader tells the two pipes' order by arrival.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Say("stderr of Math.Adds\n");
   EXPECT_EQ(2 + 2, 4);
 }
 
 TEST(Math, Fails) {
-  std::fputs("stderr of Math.Fails\n", stderr);
+  Say("stderr of Math.Fails\n");
   int answer = 41;
   EXPECT_EQ(answer, 42) << "the answer is off by one";
 }
@@ -22,7 +28,7 @@ TEST(Math, Fails) {
 TEST(Math, Skipped) { GTEST_SKIP() << "not on this target"; }
 
 TEST(Crash, Segfault) {
-  std::fputs("stderr of Crash.Segfault\n", stderr);
+  Say("stderr of Crash.Segfault\n");
   volatile int *nowhere = nullptr;
   *nowhere = 1;
 }
