@@ -198,8 +198,7 @@ def sort_out(items: list[pytest.Item], config: pytest.Config) -> list[pytest.Ite
             item_target(item)  # a target named by hand (indirect parametrize) must exist
         except XarchError as error:
             raise pytest.UsageError(f"{item.nodeid}: {error}") from None
-        gate_hardware_only(item, state)
-        gate_min_fidelity(item, state)
+        gate_fidelity(item, state)
         callspec = getattr(item, "callspec", None)
         value = callspec.params.get(ARGNAME) if callspec is not None else None
         if isinstance(value, NoTarget):
@@ -209,45 +208,31 @@ def sort_out(items: list[pytest.Item], config: pytest.Config) -> list[pytest.Ite
     return removed
 
 
-def gate_hardware_only(item: pytest.Item, state: SessionState) -> None:
-    """Skip (by marker, so the report points at the test) what needs silicon it lacks."""
-    marker = item.get_closest_marker("hardware_only")
-    if marker is None:
-        return
+def gate_fidelity(item: pytest.Item, state: SessionState) -> None:
+    """Skip (by marker, so the report points at the test) what needs a fidelity its
+    target's runner does not reach here: `hardware_only` (silicon), `xarch_min_fidelity`."""
+    needs = []  # (level, what the summary lists it for, why it is skipped, say the fidelity)
     try:
-        reason = parse_hardware_only(marker.args, marker.kwargs) or "hardware_only"
+        marker = item.get_closest_marker("hardware_only")
+        if marker is not None:
+            reason = parse_hardware_only(marker.args, marker.kwargs) or "hardware_only"
+            needs.append((Fidelity.NATIVE, reason, f"needs real hardware: {reason}", False))
+        marker = item.get_closest_marker("xarch_min_fidelity")
+        if marker is not None:
+            level, reason = parse_min_fidelity(marker.args, marker.kwargs)
+            needs.append((level, reason or f"needs fidelity {level}",
+                          f"needs fidelity {level} or above{': ' + reason if reason else ''}",
+                          True))
     except ValueError as error:
         raise pytest.UsageError(f"{item.nodeid}: {error}") from None
-    target = item_target(item)
+    target = item_target(item) if needs else None
     if target is None:
         return
     kind, description, fidelity = state.runner_summary(target, engine_only=True)
-    if not fidelity.is_silicon:
-        item.stash[UNPROVEN] = reason
-        how = f"runs under {description}" if kind != "unavailable" else "has no runner"
-        item.add_marker(pytest.mark.skip(
-            reason=f"{target.name} {how} here; needs real hardware: {reason}"
-        ))
-
-
-def gate_min_fidelity(item: pytest.Item, state: SessionState) -> None:
-    """Skip what needs a fidelity its target's runner does not reach here."""
-    marker = item.get_closest_marker("xarch_min_fidelity")
-    if marker is None:
-        return
-    try:
-        level, reason = parse_min_fidelity(marker.args, marker.kwargs)
-    except ValueError as error:
-        raise pytest.UsageError(f"{item.nodeid}: {error}") from None
-    target = item_target(item)
-    if target is None:
-        return
-    kind, description, fidelity = state.runner_summary(target, engine_only=True)
-    if fidelity < level:
-        item.stash[UNPROVEN] = reason or f"needs fidelity {level}"
-        how = f"runs under {description} ({fidelity})" if kind != "unavailable" else \
-            "has no runner"
-        item.add_marker(pytest.mark.skip(
-            reason=f"{target.name} {how} here; needs fidelity {level} or above"
-            f"{': ' + reason if reason else ''}"
-        ))
+    for level, unproven, why, say_fidelity in needs:
+        if fidelity < level:
+            item.stash[UNPROVEN] = unproven
+            shown = f" ({fidelity})" if say_fidelity else ""
+            how = f"runs under {description}{shown}" if kind != "unavailable" else "has no runner"
+            item.add_marker(pytest.mark.skip(reason=f"{target.name} {how} here; {why}"))
+            return
