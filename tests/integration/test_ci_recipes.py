@@ -12,7 +12,6 @@ which would change this machine's package lists.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import pytest
 
 from pytest_xarch.targets import host_target
 
+from ..support.docs import shell_environment
 from .sshd import Sshd
 
 yaml = pytest.importorskip("yaml")
@@ -69,10 +69,8 @@ def test_the_recipe_runs_its_stages_and_merges_them(recipe: str, tmp_path: Path,
         'ssh_known_hosts = "off"\n')
     python = tmp_path / "python"  # the CI service's Python
     subprocess.run([sys.executable, "-m", "venv", str(python)], check=True, timeout=120)
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("XARCH_", "PYTEST_", "VIRTUAL_ENV", "PYTHON"))}
-    env.update(PATH=f"{python / 'bin'}:{env['PATH']}", HOME=str(tmp_path / "home"),
-               PIP_FIND_LINKS=str(dist), PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env = shell_environment(tmp_path / "home", python / "bin")
+    env["PIP_FIND_LINKS"] = str(dist)
     for name in ("emulated", "hardware", "report"):
         lines, job_env = stages[name]
         if name == "hardware":  # the loopback sshd is the board: a device of this host's kind

@@ -16,7 +16,7 @@ import pytest
 
 from pytest_xarch.settings import KEYS, TARGET_KEYS
 
-from ..support.docs import Command, File, Page, read_page, unmatched
+from ..support.docs import Command, File, Page, read_page, shell_environment, unmatched
 from ..support.tools import in_ci, missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,10 +93,8 @@ def _reader_environment(tmp_path: Path) -> dict[str, str]:
     every cache) of its own."""
     home = tmp_path / "home"
     home.mkdir()
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("XARCH_", "PYTEST_", "VIRTUAL_ENV", "PYTHON"))}
-    env.update(HOME=str(home), PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
-               PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_CACHE_DIR="1")
+    env = shell_environment(home, Path(sys.executable).parent)
+    env["PIP_NO_CACHE_DIR"] = "1"
     env.pop("XDG_CACHE_HOME", None)
     env["XARCH_BENCH_QUICK"] = "1"  # docs/performance.md's benchmarks: a smoke run of each
     return env

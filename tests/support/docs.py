@@ -23,6 +23,7 @@ Conventions (docs/architecture.md, "Documentation"):
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,3 +150,13 @@ def unmatched(shown: tuple[str, ...], output: str) -> list[str]:
         else:
             position = hit + 1
     return missing
+
+
+def shell_environment(home: Path, bin_dir: Path) -> dict[str, str]:
+    """A user's shell for running documented commands: `bin_dir` first on PATH, a home of
+    its own, and none of this test run's own pytest, Python or xarch variables."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("XARCH_", "PYTEST_", "VIRTUAL_ENV", "PYTHON"))}
+    env.update(HOME=str(home), PATH=f"{bin_dir}:{env.get('PATH', '')}",
+               PIP_DISABLE_PIP_VERSION_CHECK="1")
+    return env

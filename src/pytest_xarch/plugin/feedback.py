@@ -42,6 +42,6 @@ def register(config: pytest.Config) -> None:
 
 def _line_width(config: pytest.Config) -> Optional[int]:
     """How much of the terminal's current line pytest has written (None: no terminal)."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    writer = getattr(reporter, "_tw", None)  # what config.get_terminal_writer() returns
-    return writer.width_of_current_line if writer is not None else None
+    if config.pluginmanager.get_plugin("terminalreporter") is None:  # -p no:terminal
+        return None
+    return config.get_terminal_writer().width_of_current_line
