@@ -44,6 +44,7 @@ TEST_TOOLS = (
     "cmake", "golang-go", "openssh-server", "binutils", "make", "python3-venv",
     "googletest", "catch2", "doctest-dev",  # sources/headers of the collector test suites
     "meson", "ninja-build", "autoconf", "automake", "libtool", "pkg-config",  # `xarch toolchain`
+    "qemu-system-arm", "openssh-client",  # the system runner's aarch64 guest, logged in by ssh
 )
 HOST_COMPILERS = ("gcc", "g++", "libc6-dev")
 # Per foreign Debian architecture under --multiarch; the Rust toolchain that uses them.

@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("version", "errors", "fidelity", "files", "diskcache", "feedback", "containment",
      "process"),
     ("targets", "qemu_facts", "elf", "guestfs"),
-    ("settings", "sysroot", "loader", "roots"),
+    ("settings", "sysroot", "loader", "roots", "system"),
     ("checks", "verdicts", "runners", "toolchain", "binfmt_misc", "canary"),
     ("collect", "state", "report", "merging", "api"),
     ("plugin", "cli", "commands", "__init__"),

@@ -77,9 +77,11 @@ def _file_kind(mode: int) -> str:
 def default_timeout(
     target: Target, runner: Runner, emulation_factor: float, configured: Optional[float] = None
 ) -> float:
-    """Seconds a run may take: `configured`, else the target's timeout, scaled when emulated."""
+    """Seconds a run may take: `configured`, else the target's timeout, scaled when emulated
+    (user-mode or system)."""
     base = configured or target.timeout or DEFAULT_TIMEOUT
-    return base * emulation_factor if runner.fidelity == Fidelity.EMULATED else base
+    emulated = runner.fidelity in (Fidelity.EMULATED, Fidelity.SYSTEM)
+    return base * emulation_factor if emulated else base
 
 
 def run(

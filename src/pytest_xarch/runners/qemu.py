@@ -88,30 +88,7 @@ class QemuRunner(Runner):
 
     def prepare(self, program: str) -> None:
         self.ready()
-        if self.root and self.root.loader_file(self.target.loader):
-            return  # a usable root; a program with another loader is the check's (or QEMU's)
-        from ..elf import read_interp  # only now: pyelftools costs ~50 ms to import and parse
-
-        interp = read_interp(program)
-        if interp is None:
-            return
-        looked = ", ".join(self.target.sysroot_candidates)
-        if self.root is not None:
-            raise SetupError(
-                f"{program} is dynamically linked (loader {interp}) but "
-                f"the sysroot {self.root.tree} does not contain {self.target.loader}: point "
-                f"sysroot at a root filesystem of target '{self.target.name}' or link the "
-                "program statically"
-            )
-        packages = [p for p in self.target.packages if p.startswith("libc6-dev")]
-        if self.target.debian_arch:
-            packages.append(f"libc6:{self.target.debian_arch} (Debian multiarch)")
-        install = f"install {' or '.join(packages)}, " if packages else ""
-        raise SetupError(
-            f"{program} is dynamically linked (loader {interp}) but no sysroot for target "
-            f"'{self.target.name}' was found (looked in {looked}): {install}set `sysroot` in "
-            f"[tool.pytest_xarch.target.{self.target.name}], pass --sysroot, or link statically"
-        )
+        require_loader(self.target, self.root, program)
 
     def _require_cpu_model(self, qemu_path: str) -> None:
         """SetupError naming the model and the QEMU version when QEMU lacks the pinned CPU."""
@@ -178,6 +155,35 @@ class QemuRunner(Runner):
             if not (line.startswith("Unsupported syscall: ") and _syscall_number(line) in benign)
         ]
         return "\n".join(kept)[:_UNIMP_LIMIT]
+
+
+def require_loader(target: Target, root: Optional[LibraryRoot], program: str) -> None:
+    """SetupError naming what to install or set when `program` is dynamic and `root`
+    (the runner's library root) cannot give it its loader."""
+    if root and root.loader_file(target.loader):
+        return  # a usable root; a program with another loader is the check's (or QEMU's)
+    from ..elf import read_interp  # only now: pyelftools costs ~50 ms to import and parse
+
+    interp = read_interp(program)
+    if interp is None:
+        return
+    looked = ", ".join(target.sysroot_candidates)
+    if root is not None:
+        raise SetupError(
+            f"{program} is dynamically linked (loader {interp}) but "
+            f"the sysroot {root.tree} does not contain {target.loader}: point "
+            f"sysroot at a root filesystem of target '{target.name}' or link the "
+            "program statically"
+        )
+    packages = [p for p in target.packages if p.startswith("libc6-dev")]
+    if target.debian_arch:
+        packages.append(f"libc6:{target.debian_arch} (Debian multiarch)")
+    install = f"install {' or '.join(packages)}, " if packages else ""
+    raise SetupError(
+        f"{program} is dynamically linked (loader {interp}) but no sysroot for target "
+        f"'{target.name}' was found (looked in {looked}): {install}set `sysroot` in "
+        f"[tool.pytest_xarch.target.{target.name}], pass --sysroot, or link statically"
+    )
 
 
 def _syscall_number(line: str) -> Optional[int]:

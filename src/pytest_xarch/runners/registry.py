@@ -56,8 +56,14 @@ def _ssh(target: Target, cpu: Optional[str], sysroot: Optional[str]) -> Runner:
     return SshRunner(target)
 
 
+def _system(target: Target, cpu: Optional[str], sysroot: Optional[str]) -> Runner:
+    from .system import SystemRunner
+
+    return SystemRunner(target, cpu=cpu, sysroot=sysroot)
+
+
 RUNNER_KINDS: dict[str, RunnerFactory] = {
-    "native": _native, "qemu": _qemu, "binfmt": _binfmt, "ssh": _ssh,
+    "native": _native, "qemu": _qemu, "binfmt": _binfmt, "ssh": _ssh, "system": _system,
 }
 ADDRESSED_KINDS = frozenset({"ssh"})  # kinds whose runner setting is a URL
 

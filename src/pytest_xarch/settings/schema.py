@@ -75,7 +75,8 @@ TIMEOUT_EXPECTED = (f"a positive number of seconds, at most {int(MAX_TIMEOUT)} (
                     "the longest wait the kernel's poll() takes)")
 FACTOR_EXPECTED = (f"a positive number, at most {MAX_EMULATION_FACTOR:g} (timeouts are "
                    "multiplied by it under QEMU)")
-RUNNER_EXPECTED = "\"native\", \"qemu\", \"binfmt\" or \"ssh://user@host[:port]\""
+RUNNER_EXPECTED = ("\"native\", \"qemu\", \"binfmt\", \"system\" or "
+                   "\"ssh://user@host[:port]\"")
 
 
 def seconds(value: Any, where: Where) -> float:
@@ -194,6 +195,14 @@ def _is_version(value: Any) -> bool:
     return isinstance(value, str) and re.fullmatch(r"\d+\.\d+", value) is not None
 
 
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64
+
+
+def _is_memory(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 128 <= value <= 65536
+
+
 def _is_page_size(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 4096 and (
         value & (value - 1) == 0
@@ -280,6 +289,14 @@ TARGET_KEYS: Mapping[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "ssh_workdir": (_is_str, "a directory on the device for the session's files (default /tmp)"),
     "ssh_options": (_is_str_list, "a list of ssh -o options, e.g. [\"ProxyJump=gateway\"]"),
+    "kernel": (_is_str, "the path of a kernel image for qemu-system (default: Debian's)"),
+    "initrd": (_is_str, "the path of an initramfs with the kernel's modules, joined in front "
+               "of the guest's own"),
+    "smp": (_is_count, "a number of CPUs for the guest, 1 to 64"),
+    "memory": (_is_memory, "the guest's memory in MiB, 128 to 65536"),
+    "boot_timeout": (lambda value: _valid(seconds, value), TIMEOUT_EXPECTED),
+    "shared": (_is_str_list, "a list of host directories the guest may write (the temp and "
+               "current directories always are)"),
 }
 
 

@@ -73,6 +73,13 @@ class Target:
     ssh_known_hosts: Optional[str] = None  # "strict", "accept-new", "off" or a file
     ssh_workdir: Optional[str] = None
     ssh_options: tuple[str, ...] = ()
+    # runner = "system" (qemu-system): the guest's kernel, size and writable host folders
+    kernel: Optional[str] = None
+    initrd: Optional[str] = None
+    smp: int = 2
+    memory: int = 512  # MiB
+    boot_timeout: float = 120.0
+    shared: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return self.name
@@ -105,7 +112,7 @@ class Target:
 
 
 # Keys of the built-in table that map to tuples.
-_TUPLE_FIELDS = {"packages", "aliases", "qemu_args", "cflags", "ldflags", "ssh_options"}
+_TUPLE_FIELDS = {"packages", "aliases", "qemu_args", "cflags", "ldflags", "ssh_options", "shared"}
 _FIELD_NAMES = {f.name for f in dataclasses.fields(Target)}
 
 

@@ -1,0 +1,203 @@
+"""The system runner: programs run on the target's own Linux kernel under qemu-system.
+
+The guest boots once per process and target (see `system.machine`) and every run
+goes through its SSH server, with the SSH runner's contract: argv verbatim,
+stdin/stdout/stderr, exit status or signal, cwd, environment, and a timeout that
+kills the run's process group inside the guest. Programs are not copied: the
+guest sees the host's files at their own paths. A guest that dies (a kernel
+panic) or stops answering is reported on the run that met it and booted again
+for the next one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import threading
+from collections.abc import Sequence
+from typing import Optional
+
+from .. import containment
+from ..errors import SetupError
+from ..fidelity import Fidelity
+from ..qemu_facts import qemu_version
+from ..roots import LibraryRoot, choose_root
+from ..system.image import SystemImage, image_for
+from ..system.machine import Machine, MachineSpec, responsive, writable_dirs
+from ..system.platforms import Platform, platform_for
+from ..targets import Target
+from .base import GuestEnvironment, HostCommand
+from .environment import host_environment
+from .qemu import require_loader
+from .result import RunResult
+from .ssh.address import DeviceAddress
+from .ssh.device import Device
+from .ssh.runner import _BACKSTOP, SshRunner, _RemoteRun
+from .ssh.scripts import _VARIABLE_NAME
+
+SSH_FAILURE = 255  # ssh's own exit status: the connection, not the program
+
+
+class SystemRunner(SshRunner):
+    """Runs target programs on a guest kernel under qemu-system: `system` fidelity."""
+
+    kind = "system"
+    fidelity = Fidelity.SYSTEM
+
+    def __init__(
+        self, target: Target, *, cpu: Optional[str] = None, sysroot: Optional[str] = None
+    ) -> None:
+        self.target = target
+        self.platform: Platform = platform_for(target)
+        self._cpu = cpu or target.emulation_cpu
+        self._sysroot_override = sysroot
+        self._runs: dict[str, _RemoteRun] = {}
+
+    @property
+    def cpu(self) -> str:
+        return self._cpu
+
+    @functools.cached_property
+    def root(self) -> Optional[LibraryRoot]:
+        """The library root the guest's programs see in front of the host's files."""
+        return choose_root(self.target, self._sysroot_override)
+
+    @functools.cached_property
+    def qemu_path(self) -> Optional[str]:
+        return shutil.which(self.platform.qemu)
+
+    def engine(self) -> str:
+        version = qemu_version(self.qemu_path) if self.qemu_path else "(not installed)"
+        guest = _GUESTS.get(self._key())
+        kernel = f", kernel {guest.spec.image.release}" if guest else ""
+        return (f"{self.platform.qemu} {version} -M {self.platform.machine} -cpu {self.cpu} "
+                f"-smp {self.target.smp} -m {self.target.memory}{kernel}")
+
+    def prefix(self) -> list[str]:
+        """Nothing: inside the guest, target programs run directly."""
+        return []
+
+    def _key(self) -> tuple[Target, str, Optional[str]]:
+        return (self.target, self.cpu, self._sysroot_override)
+
+    def connect(self) -> Device:
+        """Boot the guest if this process has none (or it died), and log in."""
+        with _LOCK:
+            guest = _GUESTS.get(self._key())
+            if guest is None:
+                guest = _GUESTS[self._key()] = _Guest(self._spec())
+                containment.on_close(stop_all)
+        self.device = guest.ready(self.target)
+        return self.device
+
+    def _spec(self) -> MachineSpec:
+        if self.qemu_path is None:
+            raise SetupError(
+                f"{self.platform.qemu} not found, needed to run target '{self.target.name}' "
+                f"under system emulation: apt-get install {self.platform.package}"
+            )
+        return MachineSpec(
+            self.platform, self.image(), self.cpu, self.target.smp, self.target.memory, self.root,
+            writable_dirs(self.target.shared), self.target.boot_timeout,
+            tuple(self.target.qemu_args),
+        )
+
+    def image(self) -> SystemImage:
+        """The kernel and initramfs this runner's guest boots (fetched on first use)."""
+        return image_for(self.target, self.platform, self.target.kernel, self.target.initrd)
+
+    def guest_boots(self) -> int:
+        """How many times this process booted the guest of this runner."""
+        guest = _GUESTS.get(self._key())
+        return guest.boots if guest else 0
+
+    def prepare(self, program: str) -> None:
+        self.ready()
+        require_loader(self.target, self.root, program)
+
+    def command(
+        self, program: str, args: Sequence[str], env: GuestEnvironment, scratch: str,
+        *, cwd: Optional[str] = None, timeout: Optional[float] = None,
+    ) -> HostCommand:
+        """ssh argv running `program` at its own path in the guest, with the environment
+        and directory a QEMU user-mode run would have."""
+        device = self.connect()
+        run = _RemoteRun(device, device.new_run_file())
+        self._runs[scratch] = run
+        if timeout:
+            run.arm(timeout)
+        variables = {name: value for name, value in env.inherited.items()
+                     if _VARIABLE_NAME.fullmatch(name)}
+        argv = device.run_argv(program, args, {**variables, **env.given},
+                               cwd or os.getcwd(), run.run_file)
+        return HostCommand(argv, host_environment(), None,
+                           timeout + _BACKSTOP if timeout else None)
+
+    def finish(self, result: RunResult, stderr: bytes, scratch: str) -> RunResult:
+        result = super().finish(result, stderr, scratch)
+        if result.returncode == SSH_FAILURE:
+            guest = _GUESTS.get(self._key())
+            if guest is not None:
+                guest.check_after_failure()
+        return result
+
+
+class _Guest:
+    """The booted machine of one target in this process, and the connection to it."""
+
+    def __init__(self, spec: MachineSpec) -> None:
+        self.spec = spec
+        self.machine = Machine(spec)
+        self.device: Optional[Device] = None
+        self.boots = 0
+        self._lock = threading.RLock()
+
+    def ready(self, target: Target) -> Device:
+        with self._lock:
+            if self.device is not None and self.machine.alive():
+                self.device.open(target)
+                return self.device
+            self.shut_down()
+            self.machine.boot()
+            self.boots += 1
+            assert self.machine.port is not None
+            self.device = Device(DeviceAddress(
+                "127.0.0.1", user="root", port=self.machine.port,
+                identity=str(self.machine.key_path), known_hosts="off", workdir="/run/xarch",
+            ))
+            self.device.open(target)
+            return self.device
+
+    def check_after_failure(self) -> None:
+        """After ssh itself failed: SetupError when the guest died or hung (with its
+        console), after which the next run boots a new one."""
+        with self._lock:
+            if self.machine.alive() and responsive(self.machine.port):
+                return
+            what = "stopped answering" if self.machine.alive() else "ended"
+            console = self.machine.console_tail()
+            self.shut_down()
+            raise SetupError(
+                f"the {self.spec.platform.qemu} guest {what} during this run (the next run "
+                f"boots a new one); its console:\n{console}"
+            )
+
+    def shut_down(self) -> None:
+        if self.device is not None:
+            self.device.close()
+            self.device = None
+        self.machine.stop()
+
+
+_GUESTS: dict[tuple[Target, str, Optional[str]], _Guest] = {}
+_LOCK = threading.Lock()
+
+
+def stop_all() -> None:
+    """Shut down every guest of this process (when its containment closes)."""
+    with _LOCK:
+        guests = list(_GUESTS.values())
+        _GUESTS.clear()
+    for guest in guests:
+        guest.shut_down()

@@ -1,0 +1,332 @@
+"""The system runner: real aarch64 programs on Debian's arm64 kernel under qemu-system.
+
+Each gap test runs the same program under QEMU user-mode too and shows that the
+answer differs there: that is what `system` fidelity is for. All tests share one
+xdist group, so one worker boots one guest for them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from pytest_xarch import run, runner_for
+from pytest_xarch.errors import SetupError
+from pytest_xarch.fidelity import Fidelity
+from pytest_xarch.runners.system import SystemRunner
+from pytest_xarch.targets import Target, resolve_target
+
+from ..support.build import CrossBuilder
+from ..support.tools import require_tool
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("system")]
+
+PROBE = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "args";
+    if (!strcmp(mode, "args")) {
+        for (int i = 2; i < argc; i++) printf("<%s>\n", argv[i]);
+        return 0;
+    }
+    if (!strcmp(mode, "exit")) return atoi(argv[2]);
+    if (!strcmp(mode, "segv")) { raise(SIGSEGV); return 0; }
+    if (!strcmp(mode, "env")) {
+        for (int i = 2; i < argc; i++) {
+            const char *v = getenv(argv[i]);
+            printf("%s=%s\n", argv[i], v ? v : "(unset)");
+        }
+        return 0;
+    }
+    if (!strcmp(mode, "cwd")) { char b[4096]; puts(getcwd(b, sizeof b)); return 0; }
+    if (!strcmp(mode, "cat")) {
+        int c; while ((c = getchar()) != EOF) putchar(c == 'a' ? 'A' : c);
+        fprintf(stderr, "done\n");
+        return 0;
+    }
+    if (!strcmp(mode, "write")) {
+        FILE *f = fopen(argv[2], "w"); if (!f) { perror(argv[2]); return 1; }
+        fputs(argv[3], f); fclose(f); return 0;
+    }
+    if (!strcmp(mode, "hang")) {
+        FILE *f = fopen(argv[2], "w"); fprintf(f, "%d\n", (int)getpid()); fclose(f);
+        if (fork() == 0) {
+            FILE *g = fopen(argv[3], "w"); fprintf(g, "%d\n", (int)getpid()); fclose(g);
+            for (;;) pause();
+        }
+        for (;;) pause();
+    }
+    if (!strcmp(mode, "alive")) return kill(atoi(argv[2]), 0) == 0 ? 0 : 1;
+    if (!strcmp(mode, "ptrace")) {  /* a debugger's first steps: trace a child, resume it */
+        pid_t child = fork();
+        if (child == 0) {
+            if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0) { perror("PTRACE_TRACEME"); _exit(2); }
+            raise(SIGSTOP);
+            _exit(7);
+        }
+        int status;
+        waitpid(child, &status, 0);
+        if (!WIFSTOPPED(status)) { printf("child not stopped (status %#x)\n", status); return 1; }
+        if (ptrace(PTRACE_CONT, child, 0, 0) != 0) { perror("PTRACE_CONT"); return 1; }
+        waitpid(child, &status, 0);
+        printf("traced child stopped, resumed, exited %d\n", WEXITSTATUS(status));
+        return WIFEXITED(status) && WEXITSTATUS(status) == 7 ? 0 : 1;
+    }
+    if (!strcmp(mode, "cpus")) {
+        printf("online %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+        FILE *f = fopen("/proc/cpuinfo", "r"); char line[4096];
+        while (f && fgets(line, sizeof line, f))
+            if (!strncmp(line, "Features", 8) || !strncmp(line, "CPU part", 8)) {
+                fputs(line, stdout);
+                if (!strncmp(line, "CPU part", 8)) break;
+            }
+        return 0;
+    }
+    if (!strcmp(mode, "io_uring")) {
+        struct io_uring_params params;
+        memset(&params, 0, sizeof params);
+        long fd = syscall(__NR_io_uring_setup, 8, &params);
+        if (fd < 0) { printf("io_uring_setup: %s\n", strerror(errno)); return 1; }
+        printf("io_uring ring of %u entries\n", params.sq_entries);
+        return 0;
+    }
+    if (!strcmp(mode, "pagesize"))
+        { printf("%ld %lu\n", sysconf(_SC_PAGESIZE), getauxval(AT_PAGESZ)); return 0; }
+    if (!strcmp(mode, "panic")) {  /* only ever inside the guest: never the host's kernel */
+        if (access("/xarch/boot.conf", F_OK) != 0) { puts("not in a guest"); return 3; }
+        int fd = open("/proc/sysrq-trigger", O_WRONLY);
+        if (fd < 0 || write(fd, "c", 1) != 1) { perror("sysrq"); return 4; }
+        return 5;
+    }
+    return 99;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def probe(cross_build: CrossBuilder) -> Path:
+    """The probe, dynamically linked against the cross sysroot's glibc."""
+    return cross_build.build("aarch64", PROBE, name="probe")
+
+
+def system_target(**settings: object) -> Target:
+    target = resolve_target("aarch64")
+    return dataclasses.replace(target, runner="system", **settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def guest() -> Target:
+    require_tool("qemu-system-aarch64", "qemu-system-arm")
+    return system_target(smp=3)
+
+
+@pytest.fixture(scope="module")
+def runner(guest: Target) -> SystemRunner:
+    made = runner_for(guest)
+    assert isinstance(made, SystemRunner)
+    return made
+
+
+@pytest.fixture(scope="module")
+def user_mode() -> Target:
+    return resolve_target("aarch64")
+
+
+# -- the gaps: each differs under user-mode ------------------------------------------------
+def test_a_program_can_ptrace_its_child(
+    guest: Target, runner: SystemRunner, user_mode: Target, probe: Path
+) -> None:
+    result = run(guest, [str(probe), "ptrace"], runner=runner)
+    assert result.ok, result.explain()
+    assert result.stdout == "traced child stopped, resumed, exited 7\n"
+    emulated = run(user_mode, [str(probe), "ptrace"])
+    assert not emulated.ok and "child not stopped" in emulated.stdout, emulated.explain()
+
+
+def test_cpu_count_and_features_are_the_pinned_cpus(
+    guest: Target, runner: SystemRunner, user_mode: Target, probe: Path
+) -> None:
+    result = run(guest, [str(probe), "cpus"], runner=runner)
+    assert result.ok, result.explain()
+    lines = result.stdout.splitlines()
+    assert lines[0] == "online 3"  # -smp 3, whatever this host has
+    features = lines[1].split(":", 1)[1].split()
+    assert {"fp", "asimd", "crc32"} <= set(features)
+    assert "atomics" not in features  # cortex-a53 is ARMv8.0: no LSE
+    assert lines[2].split(":")[1].strip() == "0xd03"  # Cortex-A53's part number
+    emulated = run(user_mode, [str(probe), "cpus"])
+    assert emulated.stdout.splitlines()[0] == f"online {os.cpu_count()}"
+    assert "CPU part" not in emulated.stdout  # the host's x86-64 /proc/cpuinfo
+
+
+def test_io_uring_works_on_the_guest_kernel(
+    guest: Target, runner: SystemRunner, user_mode: Target, probe: Path
+) -> None:
+    result = run(guest, [str(probe), "io_uring"], runner=runner)
+    assert result.stdout == "io_uring ring of 8 entries\n", result.explain()
+    emulated = run(user_mode, [str(probe), "io_uring"])
+    assert emulated.stdout == "io_uring_setup: Function not implemented\n", emulated.explain()
+
+
+def test_page_size_is_the_guest_kernels(guest: Target, runner: SystemRunner, probe: Path) -> None:
+    result = run(guest, [str(probe), "pagesize"], runner=runner)
+    config = runner.image().kernel.with_name("config").read_text()  # the package's config
+    expected = {"CONFIG_ARM64_4K_PAGES": 4096, "CONFIG_ARM64_16K_PAGES": 16384,
+                "CONFIG_ARM64_64K_PAGES": 65536}
+    size = next(value for name, value in expected.items() if f"{name}=y" in config)
+    assert result.stdout == f"{size} {size}\n", result.explain()
+
+
+# -- the run contract ------------------------------------------------------------------------
+def test_run_has_system_fidelity_and_names_the_kernel(
+    guest: Target, runner: SystemRunner, probe: Path
+) -> None:
+    result = run(guest, [str(probe), "args", "two words", "", "$(touch /x)", "ünï"],
+                 runner=runner)
+    assert result.returncode == 0, result.explain()
+    assert result.stdout == "<two words>\n<>\n<$(touch /x)>\n<ünï>\n"
+    assert result.fidelity == Fidelity.SYSTEM
+    assert result.runner == "system"
+    assert "qemu-system-aarch64" in result.runner_description
+    assert "-cpu cortex-a53 -smp 3" in result.runner_description
+    assert "kernel 6." in result.runner_description
+
+
+def test_exit_status_signal_and_stdin(guest: Target, runner: SystemRunner, probe: Path) -> None:
+    for status in (0, 3, 200):
+        assert run(guest, [str(probe), "exit", str(status)], runner=runner).returncode == status
+    died = run(guest, [str(probe), "segv"], runner=runner)
+    assert (died.signal, died.returncode, died.exit_status) == (11, -11, 139), died.explain()
+    echoed = run(guest, [str(probe), "cat"], stdin="banana\n" * 500, runner=runner)
+    assert echoed.stdout == "bAnAnA\n" * 500 and echoed.stderr == "done\n", echoed.explain()
+
+
+def test_environment_is_a_user_mode_runs(
+    guest: Target, runner: SystemRunner, probe: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROBE_FROM_HOST", "inherited")
+    monkeypatch.setenv("LD_PRELOAD", "/nonexistent.so")  # the host's loader's, never the guest's
+    result = run(guest, [str(probe), "env", "PROBE_FROM_HOST", "GIVEN", "LD_PRELOAD",
+                         "XARCH_FIDELITY"], env={"GIVEN": "a 'b' $(c)\nd"}, runner=runner)
+    assert result.stdout == ("PROBE_FROM_HOST=inherited\nGIVEN=a 'b' $(c)\nd\n"
+                             "LD_PRELOAD=(unset)\nXARCH_FIDELITY=system\n"), result.explain()
+
+
+def test_programs_run_at_their_host_paths_and_write_host_files(
+    guest: Target, runner: SystemRunner, probe: Path, tmp_path: Path
+) -> None:
+    odd = tmp_path / "a dir; $(odd)"
+    odd.mkdir()
+    here = run(guest, [str(probe), "cwd"], cwd=str(odd), runner=runner)
+    assert here.stdout == f"{odd}\n", here.explain()
+    default = run(guest, [str(probe), "cwd"], runner=runner)
+    assert default.stdout == f"{os.getcwd()}\n", default.explain()
+    written = run(guest, [str(probe), "write", str(odd / "out.txt"), "from the guest"],
+                  runner=runner)
+    assert written.ok, written.explain()
+    assert (odd / "out.txt").read_text() == "from the guest"
+
+
+def test_timeout_kills_the_process_group_inside_the_guest(
+    guest: Target, runner: SystemRunner, probe: Path, tmp_path: Path
+) -> None:
+    parent_file, child_file = tmp_path / "parent.pid", tmp_path / "child.pid"
+    result = run(guest, [str(probe), "hang", str(parent_file), str(child_file)], timeout=3,
+                 runner=runner)
+    assert result.timed_out and result.signal is None, result.explain()
+    for pid_file in (parent_file, child_file):
+        pid = pid_file.read_text().strip()
+        alive = run(guest, [str(probe), "alive", pid], runner=runner)
+        assert alive.returncode == 1, f"guest process {pid} survived the timeout"
+
+
+def test_a_kernel_panic_is_reported_and_the_next_run_boots_again(
+    guest: Target, runner: SystemRunner, probe: Path
+) -> None:
+    boots = runner.guest_boots()
+    with pytest.raises(SetupError, match=r"(?s)ended during this run.*Kernel panic"):
+        run(guest, [str(probe), "panic"], runner=runner)
+    after = run(guest, [str(probe), "exit", "0"], runner=runner)
+    assert after.ok, after.explain()
+    assert runner.guest_boots() == boots + 1
+
+
+# -- errors ----------------------------------------------------------------------------------
+def test_no_qemu_system_is_a_clear_setup_error(
+    probe: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SetupError, match=r"qemu-system-aarch64 not found.*qemu-system-arm"):
+        run(system_target(smp=1), [str(probe), "exit", "0"])
+
+
+def test_a_configured_kernel_that_is_missing_is_named(probe: Path, tmp_path: Path) -> None:
+    target = system_target(kernel=str(tmp_path / "vmlinuz-absent"))
+    with pytest.raises(SetupError, match=r"kernel .*vmlinuz-absent does not exist"):
+        run(target, [str(probe), "exit", "0"])
+
+
+def test_a_boot_timeout_shows_the_console(guest: Target, probe: Path) -> None:
+    # The kernel writes its first console line about 0.5 s after QEMU starts and the guest
+    # is ready after about 2.4 s here: 1.5 s always times out, with a console to show.
+    target = system_target(boot_timeout=1.5, smp=1)
+    console = r"; console:\n\[ *\d+\.\d+\] "  # kernel lines: "[    0.95] pci ..."
+    with pytest.raises(SetupError, match=r"did not come up within 1\.5 s.*" + console):
+        run(target, [str(probe), "exit", "0"])
+
+
+def test_a_target_without_a_platform_is_refused() -> None:
+    with pytest.raises(SetupError, match="cannot run under system emulation yet"):
+        runner_for(dataclasses.replace(resolve_target("riscv64"), runner="system"))
+
+
+# -- in a pytest session ---------------------------------------------------------------------
+def test_a_session_reports_system_fidelity_and_runs_kernel_tests(
+    probe: Path, pytester: pytest.Pytester
+) -> None:
+    require_tool("qemu-system-aarch64", "qemu-system-arm")
+    pytester.makepyfile(test_kernel=f"""
+        import pytest
+        PROBE = {str(probe)!r}
+
+        @pytest.mark.xarch_min_fidelity("system", reason="traces a child")
+        def test_ptrace(xarch_run):
+            assert xarch_run(PROBE, "ptrace").returncode == 0
+
+        def test_args(xarch_run):
+            assert xarch_run(PROBE, "args", "a b").stdout == "<a b>\\n"
+    """)
+    system = pytester.runpytest_subprocess(
+        "--xarch=aarch64", "--xarch-runner=aarch64=system", "-v", "-p", "no:cacheprovider",
+        "--junitxml=junit.xml", "--xarch-report=report.json",
+    )
+    system.assert_outcomes(passed=2)
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert {(r["nodeid"].split("::")[1], r["fidelity"], r["runner"])
+            for r in report["tests"]} == {
+        ("test_ptrace[aarch64]", "system", "system"), ("test_args[aarch64]", "system", "system"),
+    }
+    fidelities = {p.get("value") for p in ET.parse(pytester.path / "junit.xml").iter("property")
+                  if p.get("name") == "xarch_fidelity"}
+    assert fidelities == {"system"}
+    emulated = pytester.runpytest_subprocess("--xarch=aarch64", "-p", "no:cacheprovider", "-rs")
+    emulated.assert_outcomes(passed=1, skipped=1)
+    emulated.stdout.fnmatch_lines(
+        ["*aarch64 runs under qemu-aarch64*needs fidelity system or above*"])
