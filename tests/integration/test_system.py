@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import psutil
 import pytest
 
 from pytest_xarch import run, runner_for
@@ -265,6 +267,21 @@ def test_a_kernel_panic_is_reported_and_the_next_run_boots_again(
         run(guest, [str(probe), "panic"], runner=runner)
     after = run(guest, [str(probe), "exit", "0"], runner=runner)
     assert after.ok, after.explain()
+    assert runner.guest_boots() == boots + 1
+
+
+def test_a_hung_guest_is_reported_and_replaced(
+    guest: Target, runner: SystemRunner, probe: Path
+) -> None:
+    assert run(guest, [str(probe), "exit", "0"], runner=runner).ok
+    boots = runner.guest_boots()
+    pid = runner.guest_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # the whole machine freezes, as a wedged kernel would
+    with pytest.raises(SetupError, match=r"guest stopped answering during this run"):
+        run(guest, [str(probe), "exit", "0"], timeout=2, runner=runner)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert run(guest, [str(probe), "exit", "0"], runner=runner).ok
     assert runner.guest_boots() == boots + 1
 
 

@@ -33,10 +33,11 @@ from .qemu import require_loader
 from .result import RunResult
 from .ssh.address import DeviceAddress
 from .ssh.device import Device
-from .ssh.runner import _BACKSTOP, SshRunner, _RemoteRun
+from .ssh.runner import SshRunner, _RemoteRun
 from .ssh.scripts import _VARIABLE_NAME
 
 SSH_FAILURE = 255  # ssh's own exit status: the connection, not the program
+_BACKSTOP = 5.0  # seconds the local ssh may outlive the guest's watchdog (the guest is here)
 
 
 class SystemRunner(SshRunner):
@@ -112,6 +113,11 @@ class SystemRunner(SshRunner):
         guest = _GUESTS.get(self._key())
         return guest.boots if guest else 0
 
+    def guest_pid(self) -> Optional[int]:
+        """The process id of this runner's QEMU, while its guest runs."""
+        guest = _GUESTS.get(self._key())
+        return guest.machine.pid if guest else None
+
     def prepare(self, program: str) -> None:
         self.ready()
         require_loader(self.target, self.root, program)
@@ -135,11 +141,15 @@ class SystemRunner(SshRunner):
                            timeout + _BACKSTOP if timeout else None)
 
     def finish(self, result: RunResult, stderr: bytes, scratch: str) -> RunResult:
-        result = super().finish(result, stderr, scratch)
-        if result.returncode == SSH_FAILURE:
-            guest = _GUESTS.get(self._key())
-            if guest is not None:
-                guest.check_after_failure()
+        """As on a device; and after ssh failed or a run timed out, SetupError when the guest
+        died or hung (with its console), after which the next run boots a new one."""
+        problem = None
+        guest = _GUESTS.get(self._key())
+        if guest is not None and (result.returncode == SSH_FAILURE or result.timed_out):
+            problem = guest.problem()  # a hung guest is stopped first: the watchdog's kill
+        result = super().finish(result, stderr, scratch)  # then fails at once
+        if problem:
+            raise SetupError(problem)
         return result
 
 
@@ -169,25 +179,24 @@ class _Guest:
             self.device.open(target)
             return self.device
 
-    def check_after_failure(self) -> None:
-        """After ssh itself failed: SetupError when the guest died or hung (with its
-        console), after which the next run boots a new one."""
+    def problem(self) -> Optional[str]:
+        """None while the guest runs and answers; else what happened to it, with its
+        console, after stopping it (so that the next run boots a new one)."""
         with self._lock:
             if self.machine.alive() and responsive(self.machine.port):
-                return
+                return None
             what = "stopped answering" if self.machine.alive() else "ended"
             console = self.machine.console_tail()
             self.shut_down()
-            raise SetupError(
-                f"the {self.spec.platform.qemu} guest {what} during this run (the next run "
-                f"boots a new one); its console:\n{console}"
-            )
+            return (f"the {self.spec.platform.qemu} guest {what} during this run (the next run "
+                    f"boots a new one); its console:\n{console}")
 
     def shut_down(self) -> None:
+        """Stop the machine, then forget the connection (whose files lived in the guest)."""
+        self.machine.stop()
         if self.device is not None:
             self.device.close()
             self.device = None
-        self.machine.stop()
 
 
 _GUESTS: dict[tuple[Target, str, Optional[str]], _Guest] = {}

@@ -99,7 +99,8 @@ def _built(cache: Path, target: Target, platform: Platform, apt: PrivateApt,
         apt.refresh()
         if kernel_package:
             names[-1] = _concrete(apt, kernel_package)
-        versions = "\0".join(f"{name}={apt.version(name)}" for name in names)
+        versions = "\0".join(f"{name}={version}"
+                              for name, version in sorted(apt.versions(names).items()))
         digest = hashlib.sha256(f"{recipe.hexdigest()}\0{versions}".encode()).hexdigest()
         final = cache / f"{platform.debian_arch}-{digest[:16]}"
         if not (final / "complete").is_file():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -112,7 +113,7 @@ class Machine:
         deadline = started + self.spec.boot_timeout
         while time.monotonic() < deadline:
             text = self.console_path.read_bytes() if self.console_path.exists() else b""
-            if READY_LINE in text and responsive(self.port):
+            if READY_LINE in text and responsive(self.port, timeout=2.0):
                 return
             if FAILED_LINE in text or not self.alive():
                 raise SetupError(f"the {self.spec.platform.machine} guest failed to boot:\n"
@@ -147,13 +148,14 @@ class Machine:
         """End the guest (if it runs) and remove this boot's files."""
         if self.pid is not None and self.alive():
             try:
-                os.kill(self.pid, 15)
+                os.kill(self.pid, signal.SIGTERM)
+                os.kill(self.pid, signal.SIGCONT)  # a stopped QEMU must run to end
                 for _ in range(50):
                     if not self.alive():
                         break
                     time.sleep(0.05)
                 else:
-                    os.kill(self.pid, 9)
+                    os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         self.pid = None
@@ -267,13 +269,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def responsive(port: Optional[int]) -> bool:
-    """Whether the guest's SSH server answers: it sends its banner first."""
+def responsive(port: Optional[int], timeout: float = 5.0) -> bool:
+    """Whether the guest's SSH server answers within `timeout`: it sends its banner first.
+    (A frozen QEMU still accepts the connection: its host socket is the kernel's.)"""
     if port is None:
         return False
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
-            connection.settimeout(2)
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+            connection.settimeout(timeout)
             return connection.recv(4).startswith(b"SSH-")
     except OSError:
         return False

@@ -81,13 +81,20 @@ class PrivateApt:
         return [line.split(":", 1)[1].strip().split(":")[0] for line in text.splitlines()
                 if line.strip().startswith("Depends:") and "<" not in line]
 
-    def version(self, package: str) -> str:
-        """The version apt would download of `package`."""
-        text = self._apt("apt-cache", "show", "--no-all-versions", package)
+    def versions(self, packages: list[str]) -> dict[str, str]:
+        """The version apt would download of each of `packages` (one query for all)."""
+        text = self._apt("apt-cache", "show", "--no-all-versions", *packages)
+        found: dict[str, str] = {}
+        name = ""
         for line in text.splitlines():
-            if line.startswith("Version:"):
-                return line.split(":", 1)[1].strip()
-        raise SetupError(f"no version of {package} for {self.arch} in the package lists")
+            if line.startswith("Package:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("Version:") and name:
+                found.setdefault(name, line.split(":", 1)[1].strip())
+        missing = [package for package in packages if package not in found]
+        if missing:
+            raise SetupError(f"no {', '.join(missing)} for {self.arch} in the package lists")
+        return found
 
     def download(self, packages: list[str], into: Path) -> list[Path]:
         """The .deb files of `packages` (of `arch`), downloaded into `into`."""
