@@ -20,7 +20,7 @@ import pytest
 from pytest_xarch import run, runner_for
 from pytest_xarch.errors import SetupError
 from pytest_xarch.fidelity import Fidelity
-from pytest_xarch.runners.system import SystemRunner
+from pytest_xarch.runners.system import SystemRunner, readiness
 from pytest_xarch.targets import Target, resolve_target
 
 from ..support.build import CrossBuilder
@@ -75,6 +75,7 @@ int main(int argc, char **argv) {
         }
         for (;;) pause();
     }
+    if (!strcmp(mode, "system")) return system(argv[2]) == 0 ? 0 : 1;
     if (!strcmp(mode, "alive")) return kill(atoi(argv[2]), 0) == 0 ? 0 : 1;
     if (!strcmp(mode, "ptrace")) {  /* a debugger's first steps: trace a child, resume it */
         pid_t child = fork();
@@ -246,6 +247,13 @@ def test_programs_run_at_their_host_paths_and_write_host_files(
     assert (odd / "out.txt").read_text() == "from the guest"
 
 
+def test_system_and_popen_get_a_target_shell(
+    guest: Target, runner: SystemRunner, probe: Path
+) -> None:
+    result = run(guest, [str(probe), "system", "echo shell says $((6 * 7))"], runner=runner)
+    assert result.stdout == "shell says 42\n", result.explain()
+
+
 def test_timeout_kills_the_process_group_inside_the_guest(
     guest: Target, runner: SystemRunner, probe: Path, tmp_path: Path
 ) -> None:
@@ -310,8 +318,21 @@ def test_a_boot_timeout_shows_the_console(guest: Target, probe: Path) -> None:
 
 
 def test_a_target_without_a_platform_is_refused() -> None:
+    other = dataclasses.replace(resolve_target("riscv64"), runner="system")
     with pytest.raises(SetupError, match="cannot run under system emulation yet"):
-        runner_for(dataclasses.replace(resolve_target("riscv64"), runner="system"))
+        runner_for(other)
+    ready, status = readiness(other)
+    assert not ready and "cannot run under system emulation yet" in status
+
+
+def test_xarch_targets_says_whether_the_system_runner_can_run(
+    guest: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ready, status = readiness(guest)
+    assert ready and status.startswith("qemu-system-aarch64 7.")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert readiness(system_target(smp=1)) == (
+        False, "qemu-system-aarch64 not found: apt-get install qemu-system-arm")
 
 
 # -- in a pytest session ---------------------------------------------------------------------

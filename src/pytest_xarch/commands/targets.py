@@ -14,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def runner_readiness(target: Any, kind: str) -> tuple[Any, str]:
-    """(ready, what was found) for runners that depend on the machine: binfmt and ssh."""
+    """(ready, what was found) for runners that depend on the machine: binfmt, ssh and
+    system."""
     if kind == "binfmt":
         from .. import binfmt_misc
         from ..runners.binfmt import missing_handler_message
@@ -26,6 +27,10 @@ def runner_readiness(target: Any, kind: str) -> tuple[Any, str]:
         from ..runners import ssh
 
         return ssh.readiness(target)
+    if kind == "system":
+        from ..runners import system
+
+        return system.readiness(target)
     return None, ""
 
 

@@ -87,12 +87,12 @@ class SystemRunner(SshRunner):
         with _LOCK:
             guest = _GUESTS.get(self._key())
             if guest is None:
-                guest = _GUESTS[self._key()] = _Guest(self._spec())
+                guest = _GUESTS[self._key()] = _Guest(self.spec())
                 containment.on_close(stop_all)
         self.device = guest.ready(self.target)
         return self.device
 
-    def _spec(self) -> MachineSpec:
+    def spec(self) -> MachineSpec:
         if self.qemu_path is None:
             raise SetupError(
                 f"{self.platform.qemu} not found, needed to run target '{self.target.name}' "
@@ -210,3 +210,17 @@ def stop_all() -> None:
         _GUESTS.clear()
     for guest in guests:
         guest.shut_down()
+
+
+def readiness(target: Target) -> tuple[bool, str]:
+    """(ready, what was found) for a system target, for `xarch targets`: the emulator and
+    the platform, without booting or fetching anything."""
+    try:
+        runner = SystemRunner(target)
+    except SetupError as problem:
+        return False, str(problem)
+    if runner.qemu_path is None:
+        return False, (f"{runner.platform.qemu} not found: apt-get install "
+                       f"{runner.platform.package}")
+    return True, (f"{runner.platform.qemu} {qemu_version(runner.qemu_path)}; the guest image "
+                  "is fetched on first use and cached")

@@ -39,6 +39,8 @@ for pair in $WRITABLE; do
     || fail "9p ${pair#*=}"
 done
 for file in passwd group shells; do mount --bind "/xarch/etc/$file" "/etc/$file"; done
+# system() and popen() run /bin/sh: the target's busybox, not the host's (x86-64) shell.
+mount --bind /xarch/bin/busybox /bin/sh || fail "/bin/sh"
 
 ip link set lo up
 ip link set eth0 up && ip addr add "$ADDRESS" dev eth0 && ip route add default via "$GATEWAY" \
