@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -21,10 +22,12 @@ from pytest_xarch import run, runner_for
 from pytest_xarch.errors import SetupError
 from pytest_xarch.fidelity import Fidelity
 from pytest_xarch.runners.system import SystemRunner, readiness
+from pytest_xarch.system.packages import PrivateApt, unpack
 from pytest_xarch.targets import Target, resolve_target
 
 from ..support.build import CrossBuilder
 from ..support.tools import require_tool
+from .suites.builders import cached
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("system")]
 
@@ -197,6 +200,52 @@ def test_page_size_is_the_guest_kernels(guest: Target, runner: SystemRunner, pro
     assert result.stdout == f"{size} {size}\n", result.explain()
 
 
+def _debian_sources(suite: str) -> str:
+    """A deb822 entry for `suite` at this machine's own Debian mirror."""
+    uris = "http://deb.debian.org/debian"
+    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("URIs:") and "security" not in line:
+                uris = line.split(":", 1)[1].strip()
+                break
+    return (f"Types: deb\nURIs: {uris}\nSuites: {suite}\nComponents: main\n"
+            "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+
+
+@pytest.fixture(scope="module")
+def kernel_16k(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Debian 13's 16K-page arm64 kernel and its modules folder, as a user would set them up
+    (apt-get download in a private apt state, dpkg-deb -x)."""
+    root = tmp_path_factory.getbasetemp().parent / "xarch-test-builds"
+
+    def make(folder: Path) -> None:
+        apt = PrivateApt("arm64", folder / "apt", sources=_debian_sources("trixie"))
+        apt.refresh()
+        package = next(name for name in apt.depends("linux-image-arm64-16k")
+                       if name.startswith("linux-image-"))
+        debs = folder / "debs"
+        debs.mkdir()
+        for deb in apt.download([package], debs):
+            unpack(deb, folder / "tree")
+        shutil.rmtree(debs)
+
+    tree = cached(root, "debian-13-arm64-16k-kernel", make) / "tree"
+    kernel = next((tree / "boot").glob("vmlinuz-*"))
+    return kernel, tree / "usr" / "lib" / "modules" / kernel.name[len("vmlinuz-"):]
+
+
+def test_a_configured_16k_page_kernel_is_honoured(
+    kernel_16k: tuple[Path, Path], user_mode: Target, probe: Path
+) -> None:
+    kernel, modules = kernel_16k
+    # Cortex-A53 has no 16K translation granule: the CPU must be one that has.
+    target = system_target(kernel=str(kernel), modules=str(modules), cpu="max")
+    result = run(target, [str(probe), "pagesize"])
+    assert result.stdout == "16384 16384\n", result.explain()
+    assert f"kernel {kernel.name}" in result.runner_description
+    assert run(user_mode, [str(probe), "pagesize"]).stdout == "4096 4096\n"
+
+
 # -- the run contract ------------------------------------------------------------------------
 def test_run_has_system_fidelity_and_names_the_kernel(
     guest: Target, runner: SystemRunner, probe: Path
@@ -270,8 +319,10 @@ def test_timeout_kills_the_process_group_inside_the_guest(
 def test_a_kernel_panic_is_reported_and_the_next_run_boots_again(
     guest: Target, runner: SystemRunner, probe: Path
 ) -> None:
+    assert run(guest, [str(probe), "exit", "0"], runner=runner).ok
     boots = runner.guest_boots()
-    with pytest.raises(SetupError, match=r"(?s)ended during this run.*Kernel panic"):
+    panicked = r"(?s)guest's kernel panicked during this run.*sysrq triggered crash"
+    with pytest.raises(SetupError, match=panicked):
         run(guest, [str(probe), "panic"], runner=runner)
     after = run(guest, [str(probe), "exit", "0"], runner=runner)
     assert after.ok, after.explain()

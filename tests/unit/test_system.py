@@ -149,3 +149,22 @@ def test_system_settings_take_good_values() -> None:
                         "shared": ["/srv/data"], "kernel": "/boot/vmlinuz",
                         "initrd": "/boot/modules.cpio"},
                        Where("file", "target.aarch64", "xarch.toml"))
+
+
+def test_compressed_modules_are_indexed_and_given_uncompressed(tmp_path: Path) -> None:
+    import gzip
+    import lzma
+
+    from pytest_xarch.system.modules import module_bytes, module_index, module_name
+
+    folder = tmp_path / "kernel" / "fs"
+    folder.mkdir(parents=True)
+    (folder / "9p.ko.xz").write_bytes(lzma.compress(b"nine"))
+    (folder / "net-failover.ko.gz").write_bytes(gzip.compress(b"failover"))
+    (folder / "plain.ko").write_bytes(b"plain")
+    (folder / "modules.order").write_text("not a module")
+    index = module_index(tmp_path)
+    assert sorted(index) == ["9p", "net_failover", "plain"]
+    assert [module_name(index[n]) for n in sorted(index)] == ["9p.ko", "net-failover.ko",
+                                                              "plain.ko"]
+    assert [module_bytes(index[n]) for n in sorted(index)] == [b"nine", b"failover", b"plain"]

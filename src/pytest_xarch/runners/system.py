@@ -27,17 +27,16 @@ from ..system.image import SystemImage, image_for
 from ..system.machine import Machine, MachineSpec, responsive, writable_dirs
 from ..system.platforms import Platform, platform_for
 from ..targets import Target
-from .base import GuestEnvironment, HostCommand
-from .environment import host_environment
+from .base import GuestEnvironment, HostCommand, Runner
 from .qemu import require_loader
 from .result import RunResult
 from .ssh.address import DeviceAddress
 from .ssh.device import Device
-from .ssh.runner import SshRunner, _RemoteRun
-from .ssh.scripts import _VARIABLE_NAME
+from .ssh.runner import RemoteRun, SshRunner
+from .ssh.scripts import VARIABLE_NAME
 
 SSH_FAILURE = 255  # ssh's own exit status: the connection, not the program
-_BACKSTOP = 5.0  # seconds the local ssh may outlive the guest's watchdog (the guest is here)
+_PANIC_WAIT = 3.0  # seconds an unanswering guest gets to end by itself (-no-reboot)
 
 
 class SystemRunner(SshRunner):
@@ -45,15 +44,16 @@ class SystemRunner(SshRunner):
 
     kind = "system"
     fidelity = Fidelity.SYSTEM
+    backstop = 5.0  # seconds the local ssh may outlive the guest's watchdog (it is local)
 
     def __init__(
         self, target: Target, *, cpu: Optional[str] = None, sysroot: Optional[str] = None
     ) -> None:
-        self.target = target
+        Runner.__init__(self, target)  # not a device's: the guest is booted on demand
         self.platform: Platform = platform_for(target)
         self._cpu = cpu or target.emulation_cpu
         self._sysroot_override = sysroot
-        self._runs: dict[str, _RemoteRun] = {}
+        self._runs: dict[str, RemoteRun] = {}
 
     @property
     def cpu(self) -> str:
@@ -106,7 +106,7 @@ class SystemRunner(SshRunner):
 
     def image(self) -> SystemImage:
         """The kernel and initramfs this runner's guest boots (fetched on first use)."""
-        return image_for(self.target, self.platform, self.target.kernel, self.target.initrd)
+        return image_for(self.target, self.platform)
 
     def guest_boots(self) -> int:
         """How many times this process booted the guest of this runner."""
@@ -128,17 +128,11 @@ class SystemRunner(SshRunner):
     ) -> HostCommand:
         """ssh argv running `program` at its own path in the guest, with the environment
         and directory a QEMU user-mode run would have."""
-        device = self.connect()
-        run = _RemoteRun(device, device.new_run_file())
-        self._runs[scratch] = run
-        if timeout:
-            run.arm(timeout)
+        self.connect()
         variables = {name: value for name, value in env.inherited.items()
-                     if _VARIABLE_NAME.fullmatch(name)}
-        argv = device.run_argv(program, args, {**variables, **env.given},
-                               cwd or os.getcwd(), run.run_file)
-        return HostCommand(argv, host_environment(), None,
-                           timeout + _BACKSTOP if timeout else None)
+                     if VARIABLE_NAME.fullmatch(name)}
+        return self.remote_command(program, args, {**variables, **env.given},
+                                   cwd or os.getcwd(), scratch, timeout)
 
     def finish(self, result: RunResult, stderr: bytes, scratch: str) -> RunResult:
         """As on a device; and after ssh failed or a run timed out, SetupError when the guest
@@ -185,10 +179,12 @@ class _Guest:
         with self._lock:
             if self.machine.alive() and responsive(self.machine.port):
                 return None
-            what = "stopped answering" if self.machine.alive() else "ended"
+            ended = self.machine.wait_ended(_PANIC_WAIT)  # a panicking kernel takes a moment
             console = self.machine.console_tail()
+            what = ("'s kernel panicked" if "Kernel panic" in console
+                    else " ended" if ended else " stopped answering")
             self.shut_down()
-            return (f"the {self.spec.platform.qemu} guest {what} during this run (the next run "
+            return (f"the {self.spec.platform.qemu} guest{what} during this run (the next run "
                     f"boots a new one); its console:\n{console}")
 
     def shut_down(self) -> None:

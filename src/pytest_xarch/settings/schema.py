@@ -290,8 +290,10 @@ TARGET_KEYS: Mapping[str, tuple[Callable[[Any], bool], str]] = {
     "ssh_workdir": (_is_str, "a directory on the device for the session's files (default /tmp)"),
     "ssh_options": (_is_str_list, "a list of ssh -o options, e.g. [\"ProxyJump=gateway\"]"),
     "kernel": (_is_str, "the path of a kernel image for qemu-system (default: Debian's)"),
-    "initrd": (_is_str, "the path of an initramfs with the kernel's modules, joined in front "
-               "of the guest's own"),
+    "modules": (_is_str, "the kernel's modules folder (lib/modules/<release>), for a "
+                "configured kernel; the guest loads what it needs from it"),
+    "initrd": (_is_str, "the path of an initramfs joined in front of the guest's own, for "
+               "a configured kernel"),
     "smp": (_is_count, "a number of CPUs for the guest, 1 to 64"),
     "memory": (_is_memory, "the guest's memory in MiB, 128 to 65536"),
     "boot_timeout": (lambda value: _valid(seconds, value), TIMEOUT_EXPECTED),

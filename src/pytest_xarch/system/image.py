@@ -11,6 +11,7 @@ into place whole.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import time
@@ -28,7 +29,7 @@ from ..feedback import slow
 from ..files import make_temp_dir, write_atomic
 from ..targets import Target
 from .cpio import CpioWriter
-from .modules import load_order, module_index
+from .modules import load_order, module_bytes, module_index, module_name
 from .packages import LISTS_MAX_AGE, PrivateApt, unpack
 from .platforms import Platform
 
@@ -46,17 +47,17 @@ class SystemImage:
 
     kernel: Path
     initrds: tuple[Path, ...]
-    release: str  # the kernel's version, `6.1.0-57-arm64`, or what the user's file is
+    release: str  # the kernel's version, `6.1.0-57-arm64`, or the configured file's name
 
 
 def _init_script() -> bytes:
     return resources.files(__package__).joinpath("init.sh").read_bytes()
 
 
-def image_for(target: Target, platform: Platform, kernel: Optional[str] = None,
-              initrd: Optional[str] = None) -> SystemImage:
-    """The image of `target`: the configured kernel (and its modules archive `initrd`),
-    or Debian's kernel package, with the userland archive built from packages."""
+def image_for(target: Target, platform: Platform) -> SystemImage:
+    """The image of `target`: its configured `kernel` (with the `modules` it needs from a
+    modules folder, and an `initrd` joined in front), or Debian's kernel package; with
+    the userland archive built from packages."""
     cache = user_cache_dir() / "system"
     apt = PrivateApt(platform.debian_arch, cache / f"apt-{platform.debian_arch}")
     try:
@@ -64,20 +65,43 @@ def image_for(target: Target, platform: Platform, kernel: Optional[str] = None,
     except OSError as error:
         raise SetupError(f"cannot create the system image cache {cache} ({error.strerror}): "
                          "make it writable, or set XDG_CACHE_HOME") from None
+    if not target.kernel:
+        with FileLock(str(cache / f"{platform.debian_arch}.lock"), timeout=900):
+            return _built(cache, target, platform, apt, platform.kernel_package)
+    kernel = _configured(target, "kernel", target.kernel)
+    front = (_configured(target, "initrd", target.initrd),) if target.initrd else ()
+    modules: tuple[Path, ...] = ()
+    if target.modules:
+        folder = Path(target.modules).expanduser()
+        if not folder.is_dir():
+            raise SetupError(f"target '{target.name}': modules {target.modules} is not a "
+                             "folder (give the kernel's lib/modules/<release>)")
+        modules = (_modules_archive(cache, folder),)
     with FileLock(str(cache / f"{platform.debian_arch}.lock"), timeout=900):
-        if kernel:
-            user_kernel = Path(kernel).expanduser()
-            if not user_kernel.is_file():
-                raise SetupError(f"target '{target.name}': kernel {kernel} does not exist")
-            extra: tuple[Path, ...] = ()
-            if initrd:
-                modules = Path(initrd).expanduser()
-                if not modules.is_file():
-                    raise SetupError(f"target '{target.name}': initrd {initrd} does not exist")
-                extra = (modules,)
-            userland = _built(cache, target, platform, apt, None)
-            return SystemImage(user_kernel, (*extra, userland.initrds[0]), user_kernel.name)
-        return _built(cache, target, platform, apt, platform.kernel_package)
+        userland = _built(cache, target, platform, apt, None)
+    return SystemImage(kernel, (*front, *userland.initrds, *modules), kernel.name)
+
+
+def _configured(target: Target, key: str, value: str) -> Path:
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise SetupError(f"target '{target.name}': {key} {value} does not exist")
+    return path
+
+
+def _modules_archive(cache: Path, folder: Path) -> Path:
+    """An archive of the modules the guest needs from `folder`, loaded in order (it comes
+    after the userland archive, whose empty list of modules it replaces)."""
+    order = load_order(module_index(folder), MODULES)
+    identity = "\0".join(f"{path}\0{path.stat().st_mtime_ns}" for path in order)
+    archive = cache / f"modules-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.cpio"
+    if not archive.is_file():
+        data = io.BytesIO()
+        writer = CpioWriter(data)
+        _write_modules(writer, order)
+        writer.close()
+        write_atomic(archive, data.getvalue())
+    return archive
 
 
 def _built(cache: Path, target: Target, platform: Platform, apt: PrivateApt,
@@ -144,7 +168,9 @@ def _assemble(final: Path, target: Target, apt: PrivateApt, names: list[str], *,
             release = kernels[-1].name[len("vmlinuz-"):]
             shutil.copy(kernels[-1], out / "vmlinuz")
             shutil.copy(tree / "boot" / f"config-{release}", out / "config")
-            order = load_order(module_index(tree / "lib" / "modules" / release), MODULES)
+            folders = [tree / base / "modules" / release for base in ("lib", "usr/lib")]
+            modules = next((folder for folder in folders if folder.is_dir()), folders[0])
+            order = load_order(module_index(modules), MODULES)
         with open(out / "initrd.cpio", "wb") as stream:
             _write_initramfs(CpioWriter(stream), tree, target, order)
         (out / "release").write_text(release)
@@ -167,9 +193,7 @@ def _write_initramfs(archive: CpioWriter, tree: Path, target: Target,
     archive.file("init", _init_script(), 0o755)
     archive.file("xarch/bin/busybox", (tree / "bin" / "busybox").read_bytes(), 0o755)
     archive.symlink("xarch/bin/sh", "busybox")
-    for module in modules:
-        archive.file(f"xarch/modules/{module.name}", module.read_bytes())
-    archive.file("xarch/modules/order", "".join(f"{m.name}\n" for m in modules).encode())
+    _write_modules(archive, modules)
     loader = next((tree / "lib").glob("ld-linux*")).name  # Debian's glibc loader
     for folder in (*(tree / "lib").glob("*-linux-*"), *(tree / "usr" / "lib").glob("*-linux-*")):
         for library in sorted(folder.glob("*.so*")):
@@ -182,10 +206,16 @@ def _write_initramfs(archive: CpioWriter, tree: Path, target: Target,
     archive.close()
 
 
+def _write_modules(archive: CpioWriter, modules: list[Path]) -> None:
+    """The modules, uncompressed, and the order the guest's init loads them in."""
+    for module in modules:
+        archive.file(f"xarch/modules/{module_name(module)}", module_bytes(module))
+    archive.file("xarch/modules/order",
+                 "".join(f"{module_name(m)}\n" for m in modules).encode())
+
+
 def _with_interpreter(data: bytes, interp: str) -> bytes:
     """`data` (an ELF program) with its PT_INTERP path replaced by the shorter `interp`."""
-    import io
-
     elf = ELFFile(io.BytesIO(data))
     for segment in elf.iter_segments():
         if segment["p_type"] == "PT_INTERP":

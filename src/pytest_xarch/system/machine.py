@@ -135,6 +135,15 @@ class Machine:
         except (OSError, IndexError):
             return False
 
+    def wait_ended(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for QEMU to end by itself; whether it did."""
+        deadline = time.monotonic() + timeout
+        while self.alive():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def console_tail(self, lines: int = _CONSOLE_TAIL) -> str:
         """The last lines the guest wrote on its console."""
         try:

@@ -2,26 +2,51 @@
 
 Debian's kernel packages ship no modules.dep (depmod writes it at install time),
 so the dependencies are read from the `depends=` field of each module itself.
+Modules may be compressed (`.ko.xz`, `.ko.gz`, as Debian 13 ships them); the
+guest gets them uncompressed, which busybox's insmod loads.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
+import lzma
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
 from ..errors import SetupError
 
+_SUFFIXES = {".ko": lambda data: data, ".ko.xz": lzma.decompress, ".ko.gz": gzip.decompress}
+
 
 def module_index(modules_dir: Path) -> dict[str, Path]:
-    """Module name (`9pnet_virtio`) -> its .ko file, for every module under `modules_dir`."""
-    return {path.name[:-3].replace("-", "_"): path for path in modules_dir.rglob("*.ko")}
+    """Module name (`9pnet_virtio`) -> its file, for every module under `modules_dir`."""
+    index = {}
+    for path in modules_dir.rglob("*.ko*"):
+        for suffix in _SUFFIXES:
+            if path.name.endswith(suffix):
+                index[path.name[:-len(suffix)].replace("-", "_")] = path
+    return index
+
+
+def module_name(path: Path) -> str:
+    """`9p.ko` for `.../9p.ko.xz`: the file name the guest loads it from."""
+    return path.name.split(".ko", 1)[0] + ".ko"
+
+
+def module_bytes(path: Path) -> bytes:
+    """The module, uncompressed."""
+    for suffix, decompress in _SUFFIXES.items():
+        if path.name.endswith(suffix):
+            data: bytes = decompress(path.read_bytes())
+            return data
+    raise SetupError(f"{path}: not a kernel module (.ko, .ko.xz or .ko.gz)")
 
 
 def _depends(path: Path) -> list[str]:
-    with open(path, "rb") as stream:
-        section = ELFFile(stream).get_section_by_name(".modinfo")
-        data = section.data() if section is not None else b""
+    section = ELFFile(io.BytesIO(module_bytes(path))).get_section_by_name(".modinfo")
+    data = section.data() if section is not None else b""
     for field in data.split(b"\0"):
         if field.startswith(b"depends="):
             return [name.replace("-", "_") for name in field[8:].decode().split(",") if name]

@@ -12,6 +12,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Optional
 
 from ..errors import SetupError
 from ..process import run_tool
@@ -21,11 +22,13 @@ _SOURCES = ("/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/
 
 
 class PrivateApt:
-    """apt for `arch` (a Debian architecture, `arm64`) with its state in `state_dir`."""
+    """apt for `arch` (a Debian architecture, `arm64`) with its state in `state_dir`, reading
+    the host's package sources, or `sources` (deb822 text) instead."""
 
-    def __init__(self, arch: str, state_dir: Path) -> None:
+    def __init__(self, arch: str, state_dir: Path, sources: Optional[str] = None) -> None:
         self.arch = arch
         self.state_dir = state_dir
+        self.sources = sources
 
     def _options(self) -> list[str]:
         state = self.state_dir
@@ -42,7 +45,7 @@ class PrivateApt:
             "-q",
         ]
 
-    def _apt(self, tool: str, *args: str, cwd: Path | None = None,
+    def _apt(self, tool: str, *args: str, cwd: Optional[Path] = None,
              timeout: float = 300.0) -> str:
         if shutil.which(tool) is None:
             raise SetupError(f"{tool} not found: fetching the target's kernel needs Debian's apt "
@@ -69,7 +72,9 @@ class PrivateApt:
         (self.state_dir / "lists" / "partial").mkdir(parents=True, exist_ok=True)
         (self.state_dir / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
         (self.state_dir / "sources.list").write_text("")
-        for source in _SOURCES:
+        if self.sources is not None:
+            (parts / "given.sources").write_text(self.sources)
+        for source in _SOURCES if self.sources is None else ():
             if os.path.isfile(source) and source.endswith((".list", ".sources")):
                 shutil.copy(source, parts / os.path.basename(source))
         self._apt("apt-get", "update")

@@ -75,6 +75,7 @@ class Target:
     ssh_options: tuple[str, ...] = ()
     # runner = "system" (qemu-system): the guest's kernel, size and writable host folders
     kernel: Optional[str] = None
+    modules: Optional[str] = None  # the kernel's lib/modules/<release> folder
     initrd: Optional[str] = None
     smp: int = 2
     memory: int = 512  # MiB

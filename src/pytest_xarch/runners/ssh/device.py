@@ -25,7 +25,7 @@ from ...process import ProcessOutcome, execute
 from ...targets import Target, machine_runs
 from ..environment import host_environment
 from .address import DeviceAddress
-from .scripts import _CLEANUP, _KILL, _PROBE, _RUN, _UPLOAD, _VARIABLE_NAME
+from .scripts import _CLEANUP, _KILL, _PROBE, _RUN, _UPLOAD, VARIABLE_NAME
 
 CONNECT_TIMEOUT = 5  # seconds for the TCP connect and handshake
 CONTROL_PERSIST = 300  # an orphaned master (we were SIGKILLed) exits after this idle time
@@ -224,7 +224,7 @@ class Device:
     ) -> list[str]:
         """The ssh argv that runs one program on the device."""
         for name in env:
-            if not _VARIABLE_NAME.fullmatch(name):
+            if not VARIABLE_NAME.fullmatch(name):
                 raise SetupError(f"environment variable name {name!r} cannot be set on a device")
         assignments = [f"{name}={value}" for name, value in env.items()]
         return self.ssh_argv(

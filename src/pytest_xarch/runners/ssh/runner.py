@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from typing import Optional
+from typing import ClassVar, Optional
 
 from ...elf import read_interp
 from ...errors import SetupError
@@ -26,12 +26,13 @@ class SshRunner(Runner):
 
     kind = "ssh"
     fidelity = Fidelity.HARDWARE
+    backstop: ClassVar[float] = _BACKSTOP
 
     def __init__(self, target: Target) -> None:
         super().__init__(target)
         self.address = parse_device(target)
         self.device = device_for(self.address)
-        self._runs: dict[str, _RemoteRun] = {}  # scratch dir -> the run in flight
+        self._runs: dict[str, RemoteRun] = {}  # scratch dir -> the run in flight
 
     def engine(self) -> str:
         machine = f" ({self.device.machine})" if self.device.machine else ""
@@ -66,20 +67,29 @@ class SshRunner(Runner):
         *, cwd: Optional[str] = None, timeout: Optional[float] = None,
     ) -> HostCommand:
         """ssh argv for the run; the device gets what is given (`env.given`), not our
-        own environment: it has one of its own.
+        own environment: it has one of its own."""
+        remote_program = self.upload(program)
+        return self.remote_command(remote_program, args, dict(env.given), cwd, scratch, timeout)
+
+    def remote_command(
+        self, remote_program: str, args: Sequence[str], variables: dict[str, str],
+        cwd: Optional[str], scratch: str, timeout: Optional[float],
+    ) -> HostCommand:
+        """ssh argv running `remote_program` on the device with `variables` in `cwd`.
 
         With `timeout`, a watchdog kills the remote process group when it expires
-        (the ssh client cannot: the master connection holds its pipes).
+        (the ssh client cannot: the master connection holds its pipes). The device is
+        connected already (`upload` or `connect`).
         """
-        remote_program = self.upload(program)
-        run = _RemoteRun(self.device, self.device.new_run_file())
+        device = self.device
+        run = RemoteRun(device, device.new_run_file())
         self._runs[scratch] = run
         if timeout:
             run.arm(timeout)
-        argv = self.device.run_argv(remote_program, args, dict(env.given), cwd, run.run_file)
+        argv = device.run_argv(remote_program, args, variables, cwd, run.run_file)
         # `cwd` is on the device; the local limit is only a backstop behind the watchdog.
         return HostCommand(argv, host_environment(), None,
-                           timeout + _BACKSTOP if timeout else None)
+                           timeout + self.backstop if timeout else None)
 
     def finish(self, result: RunResult, stderr: bytes, scratch: str) -> RunResult:
         run = self._runs.pop(scratch, None)
@@ -108,7 +118,7 @@ class SshRunner(Runner):
         return len(self._runs)
 
 
-class _RemoteRun:
+class RemoteRun:
     """One run in flight on a device, with the watchdog that kills it at its time limit."""
 
     def __init__(self, device: Device, run_file: str) -> None:

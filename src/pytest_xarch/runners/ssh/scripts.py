@@ -46,4 +46,4 @@ for f in "$1"/run-*; do
 done
 rm -rf "$1"
 """
-_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
