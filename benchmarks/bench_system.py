@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """The system runner's costs: boot time, and per-run overhead once booted, against user-mode.
 
-    .venv/bin/python benchmarks/bench_system.py [--boots 3] [--rounds 20] [--json PATH]
+    .venv/bin/python benchmarks/bench_system.py [--target aarch64] [--boots 3] [--rounds 20]
 
 With XARCH_BENCH_QUICK=1 it is a smoke run (one boot, one round, nothing written
 unless --json is given).
 
-Boot: the aarch64 guest (Debian's kernel, the image cached first) from QEMU's
+Boot: the target's guest (Debian's kernel, the image cached first) from QEMU's
 start to its SSH server's banner, `--boots` times; the image's first fetch is
 reported once. Runs: in one booted guest, interleaved round by round in a
 shuffled order, the medians of
@@ -42,7 +42,7 @@ from bench_run import build_hello
 from smoke import QUICK
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_JSON = ROOT / "benchmarks" / "results" / "bench_system.json"
+RESULTS = ROOT / "benchmarks" / "results"
 COMPUTE = r"""
 #include <stdio.h>
 int main(void) {
@@ -54,14 +54,14 @@ int main(void) {
 """
 
 
-def measure(boots: int, rounds: int) -> dict[str, object]:
+def measure(name: str, boots: int, rounds: int) -> dict[str, object]:
     from pytest_xarch import run
     from pytest_xarch.runners import QemuRunner
     from pytest_xarch.runners.system import SystemRunner
     from pytest_xarch.system.machine import Machine
     from pytest_xarch.targets import resolve_target
 
-    user_target = resolve_target("aarch64")
+    user_target = resolve_target(name)
     target = dataclasses.replace(user_target, runner="system")
     runner = SystemRunner(target)
     start = time.perf_counter()
@@ -79,7 +79,7 @@ def measure(boots: int, rounds: int) -> dict[str, object]:
     user = QemuRunner(user_target)
     with tempfile.TemporaryDirectory(prefix="xarch-bench-") as scratch:
         folder = Path(scratch)
-        hello = str(build_hello("aarch64", folder))
+        hello = str(build_hello(name, folder))
         (folder / "compute.c").write_text(COMPUTE)
         compute = str(folder / "compute")
         subprocess.run([f"{user_target.triple}-gcc", "-O1", "-o", compute,
@@ -147,19 +147,21 @@ def report(results: dict[str, object]) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", default="aarch64")
     parser.add_argument("--boots", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--json", type=Path, help=f"where to write results ({DEFAULT_JSON})")
+    parser.add_argument("--json", type=Path,
+                        help=f"where to write results ({RESULTS}/bench_system-TARGET.json)")
     args = parser.parse_args(argv)
     if QUICK:
         args.boots, args.rounds = 1, 1
         print("XARCH_BENCH_QUICK=1: a smoke run (1 boot, 1 round); "
               "these figures are not measurements")
-    results = measure(args.boots, args.rounds)
+    results = measure(args.target, args.boots, args.rounds)
     print(report(results))
     if QUICK and args.json is None:
         return 0
-    path = args.json or DEFAULT_JSON
+    path = args.json or RESULTS / f"bench_system-{args.target}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten to {path}")

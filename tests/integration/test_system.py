@@ -246,6 +246,24 @@ def test_a_configured_16k_page_kernel_is_honoured(
     assert run(user_mode, [str(probe), "pagesize"]).stdout == "4096 4096\n"
 
 
+@pytest.mark.parametrize(("mode", "system_says", "user_mode_says"), [
+    ("ptrace", "traced child stopped, resumed, exited 7\n", "child not stopped"),
+    ("io_uring", "io_uring ring of 8 entries\n", "Function not implemented"),
+    ("cpus", "CPU part\t: 0xc07", "online"),  # Cortex-A7's part number; the host has none
+])
+def test_an_armv7_guest_closes_the_same_gaps(
+    cross_build: CrossBuilder, mode: str, system_says: str, user_mode_says: str
+) -> None:
+    require_tool("qemu-system-arm", "qemu-system-arm")
+    probe = cross_build.build("armv7", PROBE, name="probe")
+    armv7 = dataclasses.replace(resolve_target("armv7"), runner="system")
+    result = run(armv7, [str(probe), mode])
+    assert system_says in result.stdout, result.explain()
+    assert "qemu-system-arm 7." in result.runner_description
+    emulated = run(resolve_target("armv7"), [str(probe), mode])
+    assert user_mode_says in emulated.stdout and system_says not in emulated.stdout
+
+
 # -- the run contract ------------------------------------------------------------------------
 def test_run_has_system_fidelity_and_names_the_kernel(
     guest: Target, runner: SystemRunner, probe: Path

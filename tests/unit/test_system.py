@@ -115,7 +115,7 @@ def test_boot_config_is_safe_shell_for_the_guests_init(tmp_path: Path) -> None:
     image = SystemImage(tmp_path / "vmlinuz", (), "test")
     root = LibraryRoot("sysroot", tmp_path, tmp_path)
     (tmp_path / "odd dir; $(x)").mkdir()
-    spec = MachineSpec(PLATFORMS["aarch64"], image, "cortex-a53", 1, 256, root,
+    spec = MachineSpec(PLATFORMS["arm64"], image, "cortex-a53", 1, 256, root,
                        (str(tmp_path),), 10)
     config = Machine(spec)._boot_config()
     script = tmp_path / "boot.conf"
@@ -128,10 +128,14 @@ def test_boot_config_is_safe_shell_for_the_guests_init(tmp_path: Path) -> None:
     assert f"w rw0={tmp_path}" in shown
 
 
-def test_platform_covers_aarch64_and_names_what_it_covers() -> None:
+def test_platform_covers_aarch64_and_armv7_and_names_what_it_covers() -> None:
     assert platform_for(resolve_target("aarch64")).qemu == "qemu-system-aarch64"
+    assert platform_for(resolve_target("aarch64-musl")).debian_arch == "arm64"
+    assert platform_for(resolve_target("armv7")).kernel_package == "linux-image-armmp-lpae"
+    with pytest.raises(SetupError, match="armel"):
+        platform_for(resolve_target("armel"))
     with pytest.raises(SetupError, match=r"riscv64.*cannot run under system emulation yet"
-                                         r" \(covered: aarch64\)"):
+                                         r" \(covered: the Debian architectures arm64 and armhf"):
         platform_for(resolve_target("riscv64"))
 
 

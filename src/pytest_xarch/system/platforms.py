@@ -20,20 +20,24 @@ class Platform:
     kernel_package: str  # Debian's kernel metapackage for this machine
 
 
-# Keyed by the target's QEMU architecture (`Target.qemu`).
+# Keyed by the target's Debian architecture (musl targets boot the same kernel).
 PLATFORMS: dict[str, Platform] = {
-    "aarch64": Platform("qemu-system-aarch64", "qemu-system-arm", "virt", "ttyAMA0",
-                        "arm64", "linux-image-arm64"),
+    "arm64": Platform("qemu-system-aarch64", "qemu-system-arm", "virt", "ttyAMA0",
+                      "arm64", "linux-image-arm64"),
+    "armhf": Platform("qemu-system-arm", "qemu-system-arm", "virt", "ttyAMA0",
+                      "armhf", "linux-image-armmp-lpae"),
 }
 
 
 def platform_for(target: Target) -> Platform:
     """The platform of `target` (SetupError when system emulation does not cover it)."""
-    platform = PLATFORMS.get(target.qemu)
+    arch = (target.debian_arch or "").removeprefix("musl-linux-")
+    platform = PLATFORMS.get(arch)
     if platform is None:
-        covered = ", ".join(sorted(PLATFORMS))
+        covered = " and ".join(sorted(PLATFORMS))
         raise SetupError(
             f"target '{target.name}' ({target.title}) cannot run under system emulation yet "
-            f"(covered: {covered}): use runner = \"qemu\" for it"
+            f"(covered: the Debian architectures {covered}, such as targets aarch64 and "
+            "armv7): use runner = \"qemu\" for it"
         )
     return platform
