@@ -16,7 +16,7 @@ class Fidelity(enum.Enum):
 
     STATIC = 0  # checked, not run
     EMULATED = 1  # QEMU user-mode (explicit or through binfmt_misc)
-    SYSTEM = 2  # a target kernel under qemu-system (the level exists; no runner yields it yet)
+    SYSTEM = 2  # the target's own kernel under qemu-system (runner = "system")
     NATIVE = 3  # this host's own CPU, same ISA
     HARDWARE = 4  # a declared target device
 

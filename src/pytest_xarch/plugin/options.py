@@ -21,7 +21,8 @@ def add_options(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--xarch-runner", metavar="TARGET=RUNNER", action="append", default=[],
-        help="override a target's runner, e.g. aarch64=ssh://pi@board or armv7=qemu",
+        help="override a target's runner, e.g. aarch64=ssh://pi@board, aarch64=system or "
+             "armv7=qemu",
     )
     group.addoption(
         "--xarch-min-fidelity", metavar="LEVEL", default=None,
