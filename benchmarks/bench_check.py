@@ -22,7 +22,6 @@ given): it shows that the benchmark works, not how fast.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import random
 import shutil
@@ -33,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from smoke import QUICK
+from smoke import QUICK, save_results
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = "/usr/aarch64-linux-gnu/lib/libstdc++.so.6"
@@ -121,14 +120,10 @@ def main() -> int:
     ratio = medians["check cold"] / base
     verdict = "smoke run, not judged" if QUICK else "ok" if ratio <= GOAL else "MISSED"
     print(f"check cold / readelf = {ratio:.2f} (goal <= {GOAL}): {verdict}")
-    if QUICK and args.json is None:
-        return 0
-    output = args.json or DEFAULT_JSON
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({
+    save_results({
         "file": path, "target": args.target, "rounds": args.rounds,
         "median_seconds": medians, "ratios_to_readelf": {n: v / base for n, v in medians.items()},
-    }, indent=2) + "\n")
+    }, args.json, DEFAULT_JSON)
     return 0 if QUICK or ratio <= GOAL else 1
 
 

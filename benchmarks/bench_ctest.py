@@ -19,7 +19,6 @@ sources of GoogleTest (Debian's googletest package).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -29,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from smoke import QUICK
+from smoke import QUICK, save_results
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "bench_ctest.json"
@@ -123,13 +122,8 @@ def main() -> int:
     for name, (seconds, cpu_seconds) in medians.items():
         print(f"| {name} | {seconds:.2f} | {cpu_seconds:.2f} | {seconds / raw_wall:.2f}x | "
               f"{cpu_seconds / raw_cpu:.2f}x |")
-    if QUICK and args.json is None:
-        return 0
-    path = args.json or DEFAULT_JSON
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"cases": args.cases, "jobs": args.jobs, "repeat": args.repeat,
-                                "wall": wall, "cpu": cpu}, indent=2) + "\n")
-    print(f"\nwritten to {path}")
+    save_results({"cases": args.cases, "jobs": args.jobs, "repeat": args.repeat,
+                  "wall": wall, "cpu": cpu}, args.json, DEFAULT_JSON)
     return 0
 
 

@@ -22,7 +22,6 @@ the benchmark works, not what it measures.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import subprocess
@@ -30,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from smoke import QUICK
+from smoke import QUICK, save_results
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "bench_output.json"
@@ -114,12 +113,8 @@ def main() -> int:
         print(f"  {name:<11} peak {peak:8.1f} MiB   wall {wall:6.2f} s")
     for label, value in ratios.items():
         print(f"  {label}: {value:.3f}")
-    if QUICK and args.json is None:
-        return 0
-    output = args.json or DEFAULT_JSON
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({"mib": args.mib, "summary": summary, "ratios": ratios,
-                                  "raw": results}, indent=2) + "\n")
+    save_results({"mib": args.mib, "summary": summary, "ratios": ratios, "raw": results},
+                 args.json, DEFAULT_JSON)
     return 0
 
 

@@ -27,7 +27,6 @@ time (goal 1.6) and in CPU time (goal 1.5), the emulator script in CPU time (goa
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -42,7 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable, Optional
 
-from smoke import QUICK
+from smoke import QUICK, save_results
 
 HELLO = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,12 +192,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               "these figures are not measurements")
     results = measure(args.target, args.rounds, args.warmup)
     print(report(results))
-    if QUICK and args.json is None:
-        return 0
-    path = args.json or DEFAULT_JSON
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {path}")
+    save_results(results, args.json, DEFAULT_JSON)
     return 0
 
 

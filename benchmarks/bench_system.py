@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform
 import random
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from bench_run import build_hello
-from smoke import QUICK
+from smoke import QUICK, save_results
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -159,12 +158,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               "these figures are not measurements")
     results = measure(args.target, args.boots, args.rounds)
     print(report(results))
-    if QUICK and args.json is None:
-        return 0
-    path = args.json or RESULTS / f"bench_system-{args.target}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {path}")
+    save_results(results, args.json, RESULTS / f"bench_system-{args.target}.json")
     return 0
 
 

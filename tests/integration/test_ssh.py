@@ -20,47 +20,12 @@ from pytest_xarch.runners.ssh import SshRunner, close_all
 from pytest_xarch.targets import Target, host_target, resolve_target
 
 from ..support.build import CrossBuilder
+from ..support.probes import probe_source
 from .sshd import Sshd, free_port
 
 pytestmark = pytest.mark.integration
 
-PROBE = r"""
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-    const char *mode = argc > 1 ? argv[1] : "args";
-    if (!strcmp(mode, "args")) {
-        for (int i = 2; i < argc; i++) printf("<%s>\n", argv[i]);
-        return 0;
-    }
-    if (!strcmp(mode, "exit")) return atoi(argv[2]);
-    if (!strcmp(mode, "segv")) { raise(SIGSEGV); return 0; }
-    if (!strcmp(mode, "env")) {
-        for (int i = 2; i < argc; i++) {
-            const char *v = getenv(argv[i]);
-            printf("%s=%s\n", argv[i], v ? v : "(unset)");
-        }
-        return 0;
-    }
-    if (!strcmp(mode, "cwd")) { char b[4096]; puts(getcwd(b, sizeof b)); return 0; }
-    if (!strcmp(mode, "cat")) {
-        int c; while ((c = getchar()) != EOF) putchar(c == 'a' ? 'A' : c);
-        return 0;
-    }
-    if (!strcmp(mode, "hang")) {
-        FILE *f = fopen(argv[2], "w"); fprintf(f, "%d\n", (int)getpid()); fclose(f);
-        if (fork() == 0) {  /* a child in the same process group must die too */
-            FILE *g = fopen(argv[3], "w"); fprintf(g, "%d\n", (int)getpid()); fclose(g);
-            for (;;) pause();
-        }
-        for (;;) pause();
-    }
-    return 99;
-}
-"""
+PROBE = probe_source()
 
 
 @pytest.fixture(scope="module")

@@ -26,57 +26,24 @@ from pytest_xarch.system.packages import PrivateApt, unpack
 from pytest_xarch.targets import Target, resolve_target
 
 from ..support.build import CrossBuilder
+from ..support.probes import probe_source
 from ..support.tools import require_tool
 from .suites.builders import cached
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("system")]
 
-PROBE = r"""
-#define _GNU_SOURCE
+PROBE = probe_source(headers="""
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/auxv.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-    const char *mode = argc > 1 ? argv[1] : "args";
-    if (!strcmp(mode, "args")) {
-        for (int i = 2; i < argc; i++) printf("<%s>\n", argv[i]);
-        return 0;
-    }
-    if (!strcmp(mode, "exit")) return atoi(argv[2]);
-    if (!strcmp(mode, "segv")) { raise(SIGSEGV); return 0; }
-    if (!strcmp(mode, "env")) {
-        for (int i = 2; i < argc; i++) {
-            const char *v = getenv(argv[i]);
-            printf("%s=%s\n", argv[i], v ? v : "(unset)");
-        }
-        return 0;
-    }
-    if (!strcmp(mode, "cwd")) { char b[4096]; puts(getcwd(b, sizeof b)); return 0; }
-    if (!strcmp(mode, "cat")) {
-        int c; while ((c = getchar()) != EOF) putchar(c == 'a' ? 'A' : c);
-        fprintf(stderr, "done\n");
-        return 0;
-    }
+""", modes=r"""
     if (!strcmp(mode, "write")) {
         FILE *f = fopen(argv[2], "w"); if (!f) { perror(argv[2]); return 1; }
         fputs(argv[3], f); fclose(f); return 0;
-    }
-    if (!strcmp(mode, "hang")) {
-        FILE *f = fopen(argv[2], "w"); fprintf(f, "%d\n", (int)getpid()); fclose(f);
-        if (fork() == 0) {
-            FILE *g = fopen(argv[3], "w"); fprintf(g, "%d\n", (int)getpid()); fclose(g);
-            for (;;) pause();
-        }
-        for (;;) pause();
     }
     if (!strcmp(mode, "system")) return system(argv[2]) == 0 ? 0 : 1;
     if (!strcmp(mode, "alive")) return kill(atoi(argv[2]), 0) == 0 ? 0 : 1;
@@ -121,9 +88,7 @@ int main(int argc, char **argv) {
         if (fd < 0 || write(fd, "c", 1) != 1) { perror("sysrq"); return 4; }
         return 5;
     }
-    return 99;
-}
-"""
+""")
 
 
 @pytest.fixture(scope="module")

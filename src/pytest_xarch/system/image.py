@@ -67,7 +67,7 @@ def image_for(target: Target, platform: Platform) -> SystemImage:
                          "make it writable, or set XDG_CACHE_HOME") from None
     if not target.kernel:
         with FileLock(str(cache / f"{platform.debian_arch}.lock"), timeout=900):
-            return _built(cache, target, platform, apt, platform.kernel_package)
+            return _built(cache, platform, apt, platform.kernel_package)
     kernel = _configured(target, "kernel", target.kernel)
     front = (_configured(target, "initrd", target.initrd),) if target.initrd else ()
     modules: tuple[Path, ...] = ()
@@ -78,7 +78,7 @@ def image_for(target: Target, platform: Platform) -> SystemImage:
                              "folder (give the kernel's lib/modules/<release>)")
         modules = (_modules_archive(cache, folder),)
     with FileLock(str(cache / f"{platform.debian_arch}.lock"), timeout=900):
-        userland = _built(cache, target, platform, apt, None)
+        userland = _built(cache, platform, apt, None)
     return SystemImage(kernel, (*front, *userland.initrds, *modules), kernel.name)
 
 
@@ -104,7 +104,7 @@ def _modules_archive(cache: Path, folder: Path) -> Path:
     return archive
 
 
-def _built(cache: Path, target: Target, platform: Platform, apt: PrivateApt,
+def _built(cache: Path, platform: Platform, apt: PrivateApt,
            kernel_package: Optional[str]) -> SystemImage:
     """The cached image (the kernel package's, or the userland alone when it is None).
 
@@ -128,7 +128,7 @@ def _built(cache: Path, target: Target, platform: Platform, apt: PrivateApt,
         digest = hashlib.sha256(f"{recipe.hexdigest()}\0{versions}".encode()).hexdigest()
         final = cache / f"{platform.debian_arch}-{digest[:16]}"
         if not (final / "complete").is_file():
-            _assemble(final, target, apt, names, with_kernel=bool(kernel_package))
+            _assemble(final, apt, names, with_kernel=bool(kernel_package))
         write_atomic(marker, final.name)
     return _read(final)
 
@@ -147,7 +147,7 @@ def _read(folder: Path) -> SystemImage:
     return SystemImage(kernel, (folder / "initrd.cpio",), release)
 
 
-def _assemble(final: Path, target: Target, apt: PrivateApt, names: list[str], *,
+def _assemble(final: Path, apt: PrivateApt, names: list[str], *,
               with_kernel: bool) -> None:
     staging = make_temp_dir(final.parent, f".{final.name}-")
     try:
@@ -172,7 +172,7 @@ def _assemble(final: Path, target: Target, apt: PrivateApt, names: list[str], *,
             modules = next((folder for folder in folders if folder.is_dir()), folders[0])
             order = load_order(module_index(modules), MODULES)
         with open(out / "initrd.cpio", "wb") as stream:
-            _write_initramfs(CpioWriter(stream), tree, target, order)
+            _write_initramfs(CpioWriter(stream), tree, order)
         (out / "release").write_text(release)
         (out / "complete").write_text("")
         os.rename(out, final)
@@ -185,8 +185,7 @@ def _assemble(final: Path, target: Target, apt: PrivateApt, names: list[str], *,
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _write_initramfs(archive: CpioWriter, tree: Path, target: Target,
-                     modules: list[Path]) -> None:
+def _write_initramfs(archive: CpioWriter, tree: Path, modules: list[Path]) -> None:
     for name in ("proc", "sys", "dev", "run", "tmp", "xarch", "xarch/bin", "xarch/host",
                  "xarch/etc", "xarch/modules", "xarch/dropbear", "xarch/dropbear/lib"):
         archive.directory(name)
