@@ -73,6 +73,12 @@ def append_line(path: Path, line: str) -> None:
         stream.write(line)
 
 
+def short_temp_dir() -> str:
+    """A temp directory short enough for unix socket paths below it (108 bytes)."""
+    candidate = tempfile.gettempdir()
+    return candidate if len(candidate) < 60 else "/tmp"
+
+
 def make_temp_dir(parent: Path, prefix: str) -> Path:
     """A fresh directory in `parent` (O_EXCL-made, random name), with the umask's mode."""
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))

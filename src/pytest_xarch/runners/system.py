@@ -93,6 +93,7 @@ class SystemRunner(SshRunner):
         return self.device
 
     def spec(self) -> MachineSpec:
+        """What this runner's guest boots with (the image fetched if it is not cached)."""
         if self.qemu_path is None:
             raise SetupError(
                 f"{self.platform.qemu} not found, needed to run target '{self.target.name}' "

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import SetupError
-from ..files import make_temp_dir
+from ..files import make_temp_dir, short_temp_dir
 from ..process import execute, run_tool
 from ..roots import LibraryRoot
 from .cpio import CpioWriter
@@ -84,7 +84,7 @@ class Machine:
                 f"{self.spec.platform.qemu} not found, needed for system emulation: "
                 f"apt-get install {self.spec.platform.package}"
             )
-        self.folder = make_temp_dir(Path(_short_tmp()), "xarch-vm-")
+        self.folder = make_temp_dir(Path(short_temp_dir()), "xarch-vm-")
         started = time.monotonic()
         try:
             self._make_key()
@@ -289,8 +289,3 @@ def responsive(port: Optional[int], timeout: float = 5.0) -> bool:
             return connection.recv(4).startswith(b"SSH-")
     except OSError:
         return False
-
-
-def _short_tmp() -> str:
-    candidate = tempfile.gettempdir()
-    return candidate if len(candidate) < 60 else "/tmp"

@@ -20,7 +20,7 @@ from typing import Optional
 
 from ... import containment
 from ...errors import SetupError
-from ...files import sha256_of
+from ...files import sha256_of, short_temp_dir
 from ...process import ProcessOutcome, execute
 from ...targets import Target, machine_runs
 from ..environment import host_environment
@@ -117,7 +117,7 @@ class Device:
                 # Many tests share one device: one wait for a dead device, not one each.
                 raise SetupError(f"{self._failed[1]} (not retried: the connection failed "
                                  f"less than {RETRY_AFTER:g} s ago)")
-            self._control_dir = tempfile.mkdtemp(prefix="xarch-ssh-", dir=_short_tmp())
+            self._control_dir = tempfile.mkdtemp(prefix="xarch-ssh-", dir=short_temp_dir())
             _register(self)
             try:
                 try:
@@ -239,12 +239,6 @@ class Device:
     def kill(self, run_file: str) -> None:
         """Kill the process group of the run recorded in `run_file`."""
         self._run(_KILL, run_file, timeout=15)
-
-
-def _short_tmp() -> str:
-    """A temp directory short enough for a unix socket path (108 bytes)."""
-    candidate = tempfile.gettempdir()
-    return candidate if len(candidate) < 60 else "/tmp"
 
 
 # -- the devices of this process -------------------------------------------------------------
