@@ -1,8 +1,8 @@
 """The system runner: real aarch64 programs on Debian's arm64 kernel under qemu-system.
 
 Each gap test runs the same program under QEMU user-mode too and shows that the
-answer differs there: that is what `system` fidelity is for. All tests share one
-xdist group, so one worker boots one guest for them.
+answer differs there: that is what `system` fidelity is for. Each guest's tests
+share an xdist group, so one worker boots each guest once.
 """
 
 from __future__ import annotations
@@ -199,6 +199,7 @@ def kernel_16k(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return kernel, tree / "usr" / "lib" / "modules" / kernel.name[len("vmlinuz-"):]
 
 
+@pytest.mark.xdist_group("system-16k")  # a guest of its own: beside the others under xdist
 def test_a_configured_16k_page_kernel_is_honoured(
     kernel_16k: tuple[Path, Path], user_mode: Target, probe: Path
 ) -> None:
@@ -216,6 +217,7 @@ def test_a_configured_16k_page_kernel_is_honoured(
     ("io_uring", "io_uring ring of 8 entries\n", "Function not implemented"),
     ("cpus", "CPU part\t: 0xc07", "online"),  # Cortex-A7's part number; the host has none
 ])
+@pytest.mark.xdist_group("system-armhf")  # a guest of its own: beside the others
 def test_an_armv7_guest_closes_the_same_gaps(
     cross_build: CrossBuilder, mode: str, system_says: str, user_mode_says: str
 ) -> None:
