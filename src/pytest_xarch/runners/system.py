@@ -97,7 +97,7 @@ class SystemRunner(SshRunner):
         if self.qemu_path is None:
             raise SetupError(
                 f"{self.platform.qemu} not found, needed to run target '{self.target.name}' "
-                f"under system emulation: apt-get install {self.platform.package}"
+                f"under system emulation: {self.platform.install_hint}"
             )
         return MachineSpec(
             self.platform, self.image(), self.cpu, self.target.smp, self.target.memory, self.root,
@@ -217,7 +217,6 @@ def readiness(target: Target) -> tuple[bool, str]:
     except SetupError as problem:
         return False, str(problem)
     if runner.qemu_path is None:
-        return False, (f"{runner.platform.qemu} not found: apt-get install "
-                       f"{runner.platform.package}")
+        return False, f"{runner.platform.qemu} not found: {runner.platform.install_hint}"
     return True, (f"{runner.platform.qemu} {qemu_version(runner.qemu_path)}; the guest image "
                   "is fetched on first use and cached")

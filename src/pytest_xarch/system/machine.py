@@ -82,7 +82,7 @@ class Machine:
         if qemu is None:
             raise SetupError(
                 f"{self.spec.platform.qemu} not found, needed for system emulation: "
-                f"apt-get install {self.spec.platform.package}"
+                f"{self.spec.platform.install_hint}"
             )
         self.folder = make_temp_dir(Path(short_temp_dir()), "xarch-vm-")
         started = time.monotonic()

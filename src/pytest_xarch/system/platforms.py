@@ -19,6 +19,11 @@ class Platform:
     debian_arch: str
     kernel_package: str  # Debian's kernel metapackage for this machine
 
+    @property
+    def install_hint(self) -> str:
+        """How to get the emulator: `apt-get install qemu-system-arm`."""
+        return f"apt-get install {self.package}"
+
 
 # Keyed by the target's Debian architecture (musl targets boot the same kernel).
 PLATFORMS: dict[str, Platform] = {
